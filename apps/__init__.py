@@ -1,0 +1,1 @@
+"""Domain applications, one subpackage each; imported lazily, never by the core."""

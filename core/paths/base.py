@@ -1,0 +1,126 @@
+"""The Gaussian path: x_t = alpha(t) x_0 + sigma(t) eps, the object every process in the core is.
+
+Convention used throughout scorelab: ``t = t_min`` is (near) data and ``t = t_max``
+is the prior; samplers integrate from ``t_max`` down to ``t_min``. Flow-matching
+paths follow the same convention (x_t = (1 - t) x_data + t eps), so one sampler
+serves diffusion and flow models.
+
+The forward SDE with these marginals is dx = f(t) x dt + g(t) dW with
+f = alpha'/alpha and g^2 = d(sigma^2)/dt - 2 f sigma^2 (Kingma et al. 2021,
+eq. for general Gaussian diffusions); it reduces to the VP, sub-VP and VE SDEs of
+Song et al. (2021) for their schedules.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ..broadcast import append_dims
+
+
+class GaussianPath:
+    """Base class: subclasses define ``alpha``, ``sigma`` and their time derivatives.
+
+    All methods take ``t`` as a tensor (any shape, usually (B,)) and return a tensor
+    of the same shape, in ``t``'s dtype; use ``append_dims`` to meet data.
+    """
+
+    t_min: float = 0.0
+    t_max: float = 1.0
+    name: str = "gaussian"
+
+    # --- schedule: subclasses override -------------------------------------------------
+    def alpha(self, t: Tensor) -> Tensor:
+        """Mean scale alpha(t) of x_t given x_0."""
+        raise NotImplementedError
+
+    def sigma(self, t: Tensor) -> Tensor:
+        """Standard deviation sigma(t) of x_t given x_0."""
+        raise NotImplementedError
+
+    def dalpha(self, t: Tensor) -> Tensor:
+        """Time derivative of alpha."""
+        raise NotImplementedError
+
+    def dsigma(self, t: Tensor) -> Tensor:
+        """Time derivative of sigma."""
+        raise NotImplementedError
+
+    def prior_std(self) -> float:
+        """Std of the isotropic Gaussian prior at ``t_max`` (sigma(t_max) by default)."""
+        return float(self.sigma(torch.tensor(self.t_max, dtype=torch.float64)))
+
+    # --- derived quantities ------------------------------------------------------------
+    def log_snr(self, t: Tensor) -> Tensor:
+        """lambda(t) = log(alpha / sigma), decreasing in t."""
+        return torch.log(self.alpha(t)) - torch.log(self.sigma(t))
+
+    def t_from_log_snr(self, lam: Tensor) -> Tensor:
+        """Inverse of ``log_snr`` by bisection on [t_min, t_max]; subclasses give closed forms."""
+        lam = torch.as_tensor(lam)
+        dtype = lam.dtype if lam.is_floating_point() else torch.float64
+        lo = torch.full_like(lam, self.t_min, dtype=dtype)
+        hi = torch.full_like(lam, self.t_max, dtype=dtype)
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            above = self.log_snr(mid) > lam  # still too clean: move right
+            lo = torch.where(above, mid, lo)
+            hi = torch.where(above, hi, mid)
+        return 0.5 * (lo + hi)
+
+    def t_from_sigma_ratio(self, s: Tensor) -> Tensor:
+        """Time at which the noise-to-signal ratio sigma/alpha equals ``s`` (EDM's sigma)."""
+        return self.t_from_log_snr(-torch.log(torch.as_tensor(s)))
+
+    def drift_coef(self, t: Tensor) -> Tensor:
+        """f(t) in the forward SDE drift f(t) x."""
+        return self.dalpha(t) / self.alpha(t)
+
+    def diffusion(self, t: Tensor) -> Tensor:
+        """g(t), the forward SDE diffusion coefficient."""
+        s = self.sigma(t)
+        g2 = 2 * s * self.dsigma(t) - 2 * self.drift_coef(t) * s * s
+        return torch.sqrt(torch.clamp(g2, min=0.0))
+
+    def drift(self, x: Tensor, t: Tensor) -> Tensor:
+        """Forward SDE drift f(t) x for ``x`` of shape (B, ...) and ``t`` of shape (B,)."""
+        return append_dims(self.drift_coef(t), x.ndim) * x
+
+    def marginal(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+        """Sample x_t = alpha(t) x0 + sigma(t) noise."""
+        a = append_dims(self.alpha(t), x0.ndim)
+        s = append_dims(self.sigma(t), x0.ndim)
+        return a * x0 + s * noise
+
+    def transition(self, t: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+        """Forward transition x_t | x_s = a x_s + sqrt(v) z for s < t: returns (a, v)."""
+        a = self.alpha(t) / self.alpha(s)
+        v = self.sigma(t) ** 2 - a * a * self.sigma(s) ** 2
+        return a, torch.clamp(v, min=0.0)
+
+    def prior_sample(
+        self, shape: tuple[int, ...], generator: torch.Generator | None = None, **kw
+    ) -> Tensor:
+        """Draw from the prior N(0, prior_std^2 I) at ``t_max``."""
+        return self.prior_std() * torch.randn(shape, generator=generator, **kw)
+
+    def prior_logp(self, x: Tensor, dims: Tensor | int | None = None) -> Tensor:
+        """Log-density of the isotropic prior per sample, shape (B,).
+
+        ``dims`` is the number of free dimensions per sample (defaults to all of them);
+        masked or projected-out dimensions should be zero in ``x`` and left out of ``dims``.
+        """
+        std = self.prior_std()
+        if dims is None:
+            dims = x[0].numel()
+        sq = x.flatten(1).pow(2).sum(1)
+        return -0.5 * sq / std**2 - torch.as_tensor(dims, dtype=x.dtype) * (
+            math.log(std) + 0.5 * math.log(2 * math.pi)
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"

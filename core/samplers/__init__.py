@@ -1,0 +1,1 @@
+"""Samplers: stateless functions over (model, state, time grid, path)."""
