@@ -29,7 +29,9 @@ def sliced_w2(x: Tensor, y: Tensor, n_proj: int = 256, seed: int = 0) -> float:
     quantiles on a common grid.
     """
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"need (n, d) and (m, d) samples, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"need (n, d) and (m, d) samples, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     g = torch.Generator().manual_seed(seed)
     dirs = torch.randn(x.shape[1], n_proj, generator=g, dtype=torch.float64)
     dirs /= dirs.norm(dim=0, keepdim=True)
@@ -51,7 +53,9 @@ def w2_empirical(x: Tensor, y: Tensor) -> float:
     return math.sqrt(max(float(ot.emd2(a, b, cost, numItermax=10_000_000)), 0.0))
 
 
-def mmd_rbf(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)) -> float:
+def mmd_rbf(
+    x: Tensor, y: Tensor, bandwidths: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
+) -> float:
     """Squared MMD (unbiased U-statistic) with a sum of RBF kernels at ``bandwidths``."""
     x, y = x.double(), y.double()
 

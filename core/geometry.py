@@ -21,7 +21,9 @@ class Euclidean:
         """Project a tangent vector (noise, drift, update) onto the geometry; zero on padding."""
         return v if mask is None else v * mask
 
-    def randn_like(self, x: Tensor, mask: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def randn_like(
+        self, x: Tensor, mask: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Standard Gaussian noise in the geometry's tangent space."""
         z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         return self.project(z, mask)

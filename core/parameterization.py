@@ -35,10 +35,14 @@ def _check_kind(kind: str) -> str:
 
 
 def _coefs(path: GaussianPath, t: Tensor, ndim: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    return tuple(append_dims(f(t), ndim) for f in (path.alpha, path.sigma, path.dalpha, path.dsigma))
+    return tuple(
+        append_dims(f(t), ndim) for f in (path.alpha, path.sigma, path.dalpha, path.dsigma)
+    )
 
 
-def to_x0_eps(pred: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath) -> tuple[Tensor, Tensor]:
+def to_x0_eps(
+    pred: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath
+) -> tuple[Tensor, Tensor]:
     """Turn a prediction of ``kind`` at (x_t, t) into the pair (x0, eps)."""
     a, s, da, ds = _coefs(path, t, x.ndim)
     kind = _check_kind(kind)
@@ -55,7 +59,9 @@ def to_x0_eps(pred: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath)
     return (ds * x - s * pred) / det, (a * pred - da * x) / det
 
 
-def from_x0_eps(x0: Tensor, eps: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath) -> Tensor:
+def from_x0_eps(
+    x0: Tensor, eps: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath
+) -> Tensor:
     """Express the pair (x0, eps) at (x_t, t) as a prediction of ``kind``."""
     a, s, da, ds = _coefs(path, t, x.ndim)
     kind = _check_kind(kind)
@@ -122,12 +128,15 @@ def predict(model, x: State, t: float | Tensor, spec: Spec, to: str, **cond) -> 
     tb = batch_time(t, spec.batch_size(x), first(x))
     out = model(x, tb, **cond)
     if isinstance(out, Mapping) != spec.structured:
-        raise ValueError("the model returned a different structure (tensor vs. dict) than the state")
+        raise ValueError(
+            "the model returned a different structure (tensor vs. dict) than the state"
+        )
 
     def one(view, xf, of):
         if of.shape != xf.shape:
             raise ValueError(
-                f"model output for {view.name!r} has shape {tuple(of.shape)}, state has {tuple(xf.shape)}"
+                f"model output for {view.name!r} has shape {tuple(of.shape)}, "
+                f"state has {tuple(xf.shape)}"
             )
         kind = _kind_of(model, view.name, spec.structured)
         if to == "x0,eps":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -20,9 +19,8 @@ from .checks import check_finite, check_rank
 from .geometry import EUCLIDEAN, Euclidean
 from .paths.base import GaussianPath
 
-State = Union[Tensor, dict[str, Tensor]]
-PathLike = Union[GaussianPath, "Field", Mapping[str, Union[GaussianPath, "Field"]]]
-MaskLike = Union[Tensor, Mapping[str, Tensor], None]
+State = Tensor | dict[str, Tensor]
+MaskLike = Tensor | Mapping[str, Tensor] | None
 
 
 @dataclass(frozen=True)
@@ -31,6 +29,9 @@ class Field:
 
     path: GaussianPath
     geometry: Euclidean = EUCLIDEAN
+
+
+PathLike = GaussianPath | Field | Mapping[str, GaussianPath | Field]
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ class Spec:
             raise ValueError("a structured state takes a dict of per-field masks")
         unknown = set(masks) - set(keys)
         if unknown:
-            raise ValueError(f"masks given for unknown fields {sorted(unknown)}; fields: {sorted(keys)}")
+            raise ValueError(
+                f"masks given for unknown fields {sorted(unknown)}; fields: {sorted(keys)}"
+            )
         batch = {k: x[k].shape[0] if x[k].ndim else None for k in keys}
         if len(set(batch.values())) > 1:
             raise ValueError(f"fields disagree on the batch size: {batch}")
@@ -133,11 +136,15 @@ class Spec:
     def check(self, x: State, name: str = "x") -> State:
         """Check that ``x`` has this spec's fields and only finite values."""
         if isinstance(x, Mapping) != self.structured:
-            raise ValueError(f"{name} is {'a dict' if isinstance(x, Mapping) else 'a tensor'}, "
-                             f"but the spec is {'structured' if self.structured else 'a tensor'}")
+            raise ValueError(
+                f"{name} is {'a dict' if isinstance(x, Mapping) else 'a tensor'}, "
+                f"but the spec is {'structured' if self.structured else 'a tensor'}"
+            )
         if self.structured and set(x) != set(self.views):
             raise ValueError(f"{name} has fields {sorted(x)}, expected {sorted(self.views)}")
-        self.map(lambda v, t: check_finite(t, f"{name}[{v.name!r}]" if self.structured else name), x)
+        self.map(
+            lambda v, t: check_finite(t, f"{name}[{v.name!r}]" if self.structured else name), x
+        )
         return x
 
     def batch_size(self, x: State) -> int:
@@ -178,4 +185,21 @@ def tree_map(fn: Callable[..., Tensor], *states: State) -> State:
     return fn(*states)
 
 
-__all__ = ["Field", "FieldView", "Spec", "State", "first", "tree_map"]
+def flatten(x: State) -> tuple[Tensor, Callable[[Tensor], State]]:
+    """Flatten a state to (B, D) and return the inverse map (for ODE solvers)."""
+    if not isinstance(x, Mapping):
+        shape = x.shape
+        return x.reshape(shape[0], -1), lambda f: f.reshape(shape)
+    keys = list(x)
+    shapes = [x[k].shape for k in keys]
+    sizes = [x[k][0].numel() for k in keys]
+    flat = torch.cat([x[k].reshape(x[k].shape[0], -1) for k in keys], dim=1)
+
+    def unflatten(f: Tensor) -> State:
+        parts = torch.split(f, sizes, dim=1)
+        return {k: p.reshape(s) for k, p, s in zip(keys, parts, shapes)}
+
+    return flat, unflatten
+
+
+__all__ = ["Field", "FieldView", "Spec", "State", "first", "flatten", "tree_map"]

@@ -21,7 +21,9 @@ class Interpolant(GaussianPath):
 
     KINDS = ("linear", "trig")
 
-    def __init__(self, kind: str = "linear", gamma: float = 0.0, t_min: float = 0.0, t_max: float = 1.0):
+    def __init__(
+        self, kind: str = "linear", gamma: float = 0.0, t_min: float = 0.0, t_max: float = 1.0
+    ):
         if kind not in self.KINDS:
             raise ValueError(f"unknown interpolant kind {kind!r}; known: {', '.join(self.KINDS)}")
         if gamma < 0:

@@ -23,7 +23,11 @@ class GaussianMixture:
 
     def __init__(self, weights: Tensor, means: Tensor, covs: Tensor) -> None:
         weights, means, covs = (torch.as_tensor(v) for v in (weights, means, covs))
-        if means.ndim != 2 or covs.shape != means.shape + means.shape[-1:] or weights.shape != means.shape[:1]:
+        if (
+            means.ndim != 2
+            or covs.shape != means.shape + means.shape[-1:]
+            or weights.shape != means.shape[:1]
+        ):
             raise ValueError(
                 f"need weights (K,), means (K, d), covs (K, d, d); got {tuple(weights.shape)}, "
                 f"{tuple(means.shape)}, {tuple(covs.shape)}"
@@ -45,8 +49,14 @@ class GaussianMixture:
 
     @classmethod
     def random(
-        cls, dim: int, components: int = 4, *, spread: float = 2.0, scale: float = 0.3,
-        seed: int = 0, dtype: torch.dtype = torch.float64,
+        cls,
+        dim: int,
+        components: int = 4,
+        *,
+        spread: float = 2.0,
+        scale: float = 0.3,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
     ) -> GaussianMixture:
         """A random well-separated mixture: means ~ spread * N(0, I), anisotropic covariances."""
         g = torch.Generator().manual_seed(seed)
@@ -85,8 +95,8 @@ class GaussianMixture:
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log-density at x (n, d)."""
-        one = torch.zeros(x.shape[0], dtype=x.dtype)
-        return self._posterior(x, one, 1.0 + one, need="logp")
+        zero = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        return self._posterior(x, 1.0 + zero, zero, need="logp")  # alpha = 1, sigma = 0
 
     # --- under a path --------------------------------------------------------------------
     def marginal(self, path: GaussianPath, t: float) -> GaussianMixture:
@@ -129,6 +139,25 @@ class GaussianMixture:
     def log_prob_t(self, x: Tensor, t: float | Tensor, path: GaussianPath) -> Tensor:
         """log p_t(x), exact."""
         return self._posterior(x, *self._times(x, t, path), need="logp")
+
+    def ode_pushforward(
+        self, path: GaussianPath, t_from: float, t_to: float, prior_std: float
+    ) -> tuple[Tensor, Tensor]:
+        """Exact law (mean, cov) of the PF-ODE solution from N(0, prior_std^2 I) at ``t_from``.
+
+        For one Gaussian component the PF-ODE keeps (x_t - alpha_t mu) / sqrt(alpha_t^2 lam
+        + sigma_t^2) constant in each eigendirection, so the flow is known in closed form;
+        this is the exact answer an ODE sampler converges to, prior mismatch included.
+        """
+        if len(self.weights) != 1:
+            raise ValueError("ode_pushforward is closed-form for a single Gaussian only")
+        tt = torch.tensor([t_from, t_to], dtype=self.means.dtype)
+        a, s = path.alpha(tt), path.sigma(tt)
+        lam, u, mu = self.lam[0], self.U[0], self.means[0]
+        r = torch.sqrt(a[1] ** 2 * lam + s[1] ** 2) / torch.sqrt(a[0] ** 2 * lam + s[0] ** 2)
+        mean = a[1] * mu - u @ (r * (u.T @ (a[0] * mu)))
+        cov = u @ torch.diag(r * r * prior_std**2) @ u.T
+        return mean, cov
 
     def predictor(self, path: GaussianPath, prediction: str = "x0") -> Predictor:
         """The exact model as a ``Predictor`` of any kind, in the input's dtype."""

@@ -1,0 +1,65 @@
+"""Atomic file output: write to a temporary name in the same folder, then ``os.replace``.
+
+A reader (or a resumed run) never sees a half-written report, JSON or figure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``path``; clean up on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def jsonable(obj: Any) -> Any:
+    """Strict-JSON view of ``obj``: NaN/inf become None, tensor and numpy scalars plain numbers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return jsonable(obj.item())
+    return obj
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented strict JSON, atomically."""
+    return write_text_atomic(path, json.dumps(jsonable(data), indent=1, allow_nan=False) + "\n")
+
+
+def save_figure_atomic(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> Path:
+    """``fig.savefig`` through a temporary file, atomically (format from the suffix)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    savefig_kw.setdefault("dpi", 120)
+    savefig_kw.setdefault("bbox_inches", "tight")
+    return atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kw))
+
+
+__all__ = ["atomic", "jsonable", "save_figure_atomic", "write_json_atomic", "write_text_atomic"]
