@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINTED := core apps tests benchmarks
+LINTED := $(wildcard core apps tests benchmarks)
 
 .PHONY: demo test lint format bench-core clean
 
