@@ -112,7 +112,42 @@ def _sqerr(view, pred: Tensor, target: Tensor) -> Tensor:
     return view.sqnorm(view.project(pred - target))
 
 
-class DSMLoss:
+class _PathLoss:
+    """Shared call protocol: ``loss(model, x0, generator=None, mask=None, **cond)``."""
+
+    def __init__(self, path: PathLike, time_proposal: TimeProposal | str | None) -> None:
+        self.path = path
+        self.time_proposal = _resolve_proposal(time_proposal or UniformTime())
+        reference_path(path)  # fail early on an empty dict
+
+    def _error(self, s: PathSample, model: Callable[..., State], cond: dict) -> Tensor:
+        raise NotImplementedError
+
+    def per_sample(
+        self,
+        model: Callable[..., State],
+        x0: State,
+        generator: torch.Generator | None = None,
+        mask: MaskLike = None,
+        **cond,
+    ) -> Tensor:
+        """Per-sample loss, shape (B,): the summed error over free dimensions, per dimension."""
+        s = sample_path(self.path, x0, self.time_proposal, generator, mask)
+        return self._error(s, model, cond) / s.spec.dims(x0).clamp(min=1)
+
+    def __call__(
+        self,
+        model: Callable[..., State],
+        x0: State,
+        generator: torch.Generator | None = None,
+        mask: MaskLike = None,
+        **cond,
+    ) -> Tensor:
+        """Mean loss over the batch (a scalar)."""
+        return self.per_sample(model, x0, generator, mask, **cond).mean()
+
+
+class DSMLoss(_PathLoss):
     """Denoising score matching as a weighted eps-MSE: weight(t) ||eps_hat - eps||^2 / dims.
 
     ``weighting`` is a name in ``WEIGHTINGS`` (sigma2, likelihood, edm) or a callable
@@ -127,38 +162,15 @@ class DSMLoss:
         weighting: str | Weighting = "sigma2",
         time_proposal: TimeProposal | str | None = None,
     ) -> None:
-        self.path = path
         self.weighting = weighting
         self.weight_fn = WEIGHTINGS.get(weighting) if isinstance(weighting, str) else weighting
-        self.time_proposal = _resolve_proposal(time_proposal or UniformTime())
-        reference_path(path)  # fail early on an empty dict
+        super().__init__(path, time_proposal)
 
-    def per_sample(
-        self,
-        model: Callable[..., State],
-        x0: State,
-        generator: torch.Generator | None = None,
-        mask: MaskLike = None,
-        **cond,
-    ) -> Tensor:
-        """Per-sample loss, shape (B,)."""
-        s = sample_path(self.path, x0, self.time_proposal, generator, mask)
+    def _error(self, s: PathSample, model: Callable[..., State], cond: dict) -> Tensor:
         eps_hat = predict(model, s.xt, s.t, s.spec, to="eps", **cond)
-        total = s.spec.reduce(
+        return s.spec.reduce(
             lambda v, e_hat, e: self.weight_fn(v.path, s.t) * _sqerr(v, e_hat, e), eps_hat, s.eps
         )
-        return total / s.spec.dims(x0).clamp(min=1)
-
-    def __call__(
-        self,
-        model: Callable[..., State],
-        x0: State,
-        generator: torch.Generator | None = None,
-        mask: MaskLike = None,
-        **cond,
-    ) -> Tensor:
-        """Mean loss over the batch (a scalar)."""
-        return self.per_sample(model, x0, generator, mask, **cond).mean()
 
     def __repr__(self) -> str:
         w = (
@@ -169,45 +181,22 @@ class DSMLoss:
         return f"DSMLoss(path={self.path!r}, weighting={w!r}, time_proposal={self.time_proposal!r})"
 
 
-class FlowMatchingLoss:
+class FlowMatchingLoss(_PathLoss):
     """Flow matching / interpolant velocity loss ||u_hat - u||^2 / dims, u = alpha' x0 + sigma' eps.
 
     Works on any Gaussian path (for the linear interpolant u = eps - x0, rectified flow).
     """
 
     def __init__(self, path: PathLike, time_proposal: TimeProposal | str | None = None) -> None:
-        self.path = path
-        self.time_proposal = _resolve_proposal(time_proposal or UniformTime())
-        reference_path(path)
+        super().__init__(path, time_proposal)
 
-    def per_sample(
-        self,
-        model: Callable[..., State],
-        x0: State,
-        generator: torch.Generator | None = None,
-        mask: MaskLike = None,
-        **cond,
-    ) -> Tensor:
-        """Per-sample loss, shape (B,)."""
-        s = sample_path(self.path, x0, self.time_proposal, generator, mask)
+    def _error(self, s: PathSample, model: Callable[..., State], cond: dict) -> Tensor:
         u_hat = predict(model, s.xt, s.t, s.spec, to="velocity", **cond)
 
         def err(v, uh, a, e, xt):
             return _sqerr(v, uh, from_x0_eps(a, e, "velocity", xt, s.t, v.path))
 
-        total = s.spec.reduce(err, u_hat, s.x0, s.eps, s.xt)
-        return total / s.spec.dims(x0).clamp(min=1)
-
-    def __call__(
-        self,
-        model: Callable[..., State],
-        x0: State,
-        generator: torch.Generator | None = None,
-        mask: MaskLike = None,
-        **cond,
-    ) -> Tensor:
-        """Mean loss over the batch (a scalar)."""
-        return self.per_sample(model, x0, generator, mask, **cond).mean()
+        return s.spec.reduce(err, u_hat, s.x0, s.eps, s.xt)
 
     def __repr__(self) -> str:
         return f"FlowMatchingLoss(path={self.path!r}, time_proposal={self.time_proposal!r})"

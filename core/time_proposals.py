@@ -7,6 +7,8 @@ Any callable with that signature can stand in for these classes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import torch
 from torch import Tensor
 
@@ -22,13 +24,8 @@ def _bounds(path: GaussianPath, t_min: float | None, t_max: float | None) -> tup
     return float(lo), float(hi)
 
 
-class UniformTime:
-    """t ~ U[t_min, t_max]; bounds default to the path's (equal bounds give a fixed time)."""
-
-    def __init__(self, t_min: float | None = None, t_max: float | None = None) -> None:
-        if t_min is not None and t_max is not None and t_min > t_max:
-            raise ValueError(f"need t_min <= t_max, got {t_min} > {t_max}")
-        self.t_min, self.t_max = t_min, t_max
+class TimeProposal:
+    """Base: subclasses map standard draws to times in ``_times``."""
 
     def __call__(
         self,
@@ -39,18 +36,34 @@ class UniformTime:
         device: torch.device | str | None = None,
     ) -> Tensor:
         """Draw ``n`` times, shape (n,)."""
+        return self._times(n, path, dict(generator=generator, dtype=dtype, device=device))
+
+    def _times(self, n: int, path: GaussianPath, kw: dict) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:  # fields left at None (the path's bounds) are omitted
+        args = [f"{f.name}={getattr(self, f.name)}" for f in fields(self)]
+        return f"{type(self).__name__}({', '.join(a for a in args if not a.endswith('=None'))})"
+
+
+@dataclass(frozen=True, repr=False)
+class UniformTime(TimeProposal):
+    """t ~ U[t_min, t_max]; bounds default to the path's (equal bounds give a fixed time)."""
+
+    t_min: float | None = None
+    t_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.t_min is not None and self.t_max is not None and self.t_min > self.t_max:
+            raise ValueError(f"need t_min <= t_max, got {self.t_min} > {self.t_max}")
+
+    def _times(self, n: int, path: GaussianPath, kw: dict) -> Tensor:
         lo, hi = _bounds(path, self.t_min, self.t_max)
-        u = torch.rand(n, generator=generator, dtype=dtype, device=device)
-        return lo + (hi - lo) * u
-
-    def __repr__(self) -> str:
-        args = [
-            f"{k}={v}" for k, v in (("t_min", self.t_min), ("t_max", self.t_max)) if v is not None
-        ]
-        return f"UniformTime({', '.join(args)})"
+        return lo + (hi - lo) * torch.rand(n, **kw)
 
 
-class LogNormalSigma:
+@dataclass(frozen=True, repr=False)
+class LogNormalSigma(TimeProposal):
     """EDM's proposal (Karras et al. 2022): ln(sigma/alpha) ~ N(p_mean, p_std^2).
 
     The noise-to-signal ratio is mapped to a time with ``path.t_from_sigma_ratio`` and
@@ -58,65 +71,38 @@ class LogNormalSigma:
     the tails pile up at the ends.
     """
 
-    def __init__(self, p_mean: float = -1.2, p_std: float = 1.2) -> None:
-        if p_std <= 0:
-            raise ValueError(f"p_std must be > 0, got {p_std}")
-        self.p_mean, self.p_std = p_mean, p_std
+    p_mean: float = -1.2
+    p_std: float = 1.2
 
-    def __call__(
-        self,
-        n: int,
-        path: GaussianPath,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str | None = None,
-    ) -> Tensor:
-        """Draw ``n`` times, shape (n,)."""
-        z = torch.randn(n, generator=generator, dtype=dtype, device=device)
-        ratio = torch.exp(self.p_mean + self.p_std * z)
-        t = path.t_from_sigma_ratio(ratio).to(dtype)
+    def __post_init__(self) -> None:
+        if self.p_std <= 0:
+            raise ValueError(f"p_std must be > 0, got {self.p_std}")
+
+    def _times(self, n: int, path: GaussianPath, kw: dict) -> Tensor:
+        ratio = torch.exp(self.p_mean + self.p_std * torch.randn(n, **kw))
+        t = path.t_from_sigma_ratio(ratio).to(kw["dtype"])
         return t.clamp(min=path.t_min, max=path.t_max)
 
-    def __repr__(self) -> str:
-        return f"LogNormalSigma(p_mean={self.p_mean}, p_std={self.p_std})"
 
-
-class LogitNormalTime:
+@dataclass(frozen=True, repr=False)
+class LogitNormalTime(TimeProposal):
     """SD3's proposal for flow matching (Esser et al. 2024): t = sigmoid(N(mean, std^2)).
 
     The unit interval is mapped linearly onto ``[t_min, t_max]`` (defaults: the path's).
     """
 
-    def __init__(
-        self,
-        mean: float = 0.0,
-        std: float = 1.0,
-        t_min: float | None = None,
-        t_max: float | None = None,
-    ) -> None:
-        if std <= 0:
-            raise ValueError(f"std must be > 0, got {std}")
-        self.mean, self.std, self.t_min, self.t_max = mean, std, t_min, t_max
+    mean: float = 0.0
+    std: float = 1.0
+    t_min: float | None = None
+    t_max: float | None = None
 
-    def __call__(
-        self,
-        n: int,
-        path: GaussianPath,
-        generator: torch.Generator | None = None,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str | None = None,
-    ) -> Tensor:
-        """Draw ``n`` times, shape (n,)."""
+    def __post_init__(self) -> None:
+        if self.std <= 0:
+            raise ValueError(f"std must be > 0, got {self.std}")
+
+    def _times(self, n: int, path: GaussianPath, kw: dict) -> Tensor:
         lo, hi = _bounds(path, self.t_min, self.t_max)
-        z = torch.randn(n, generator=generator, dtype=dtype, device=device)
-        return lo + (hi - lo) * torch.sigmoid(self.mean + self.std * z)
-
-    def __repr__(self) -> str:
-        args = [f"mean={self.mean}", f"std={self.std}"]
-        args += [
-            f"{k}={v}" for k, v in (("t_min", self.t_min), ("t_max", self.t_max)) if v is not None
-        ]
-        return f"LogitNormalTime({', '.join(args)})"
+        return lo + (hi - lo) * torch.sigmoid(self.mean + self.std * torch.randn(n, **kw))
 
 
 TIME_PROPOSALS: Registry[type] = Registry("time proposal")
@@ -125,7 +111,7 @@ TIME_PROPOSALS.register("lognormal")(LogNormalSigma)
 TIME_PROPOSALS.register("logit_normal")(LogitNormalTime)
 
 
-def get_time_proposal(name: str, **kwargs) -> UniformTime | LogNormalSigma | LogitNormalTime:
+def get_time_proposal(name: str, **kwargs) -> TimeProposal:
     """Build a time proposal by name: uniform, lognormal, logit_normal (kwargs to the class)."""
     return TIME_PROPOSALS.get(name)(**kwargs)
 
@@ -134,6 +120,7 @@ __all__ = [
     "TIME_PROPOSALS",
     "LogNormalSigma",
     "LogitNormalTime",
+    "TimeProposal",
     "UniformTime",
     "get_time_proposal",
 ]

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 
 from ..parameterization import predict
-from ..state import MaskLike, PathLike, Spec, State, first, flatten
-from .base import check_grid, sigma_is_zero
+from ..state import MaskLike, PathLike, State, flatten
+from .base import prepare, sigma_is_zero
 
 NOISE_FREE_GAP = 1e-5
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
@@ -35,9 +35,7 @@ def sample_adaptive(
     """
     from torchdiffeq import odeint
 
-    spec = Spec(path, x, mask)
-    spec.check(x)
-    ts = check_grid(ts, first(x))
+    spec, ts = prepare(path, x, mask, ts)
     flat, unflatten = flatten(x)
     cond = dict(cond or {})
 

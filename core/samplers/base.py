@@ -60,6 +60,13 @@ def check_grid(ts: Tensor, like: Tensor) -> Tensor:
     return ts.to(dtype=like.dtype, device=like.device)
 
 
+def prepare(path: PathLike, x: State, mask: MaskLike, ts: Tensor) -> tuple[Spec, Tensor]:
+    """Bind and check the state, then check the grid: every sampler's entry."""
+    spec = Spec(path, x, mask)
+    spec.check(x)
+    return spec, check_grid(ts, first(x))
+
+
 def run(
     step: Step,
     model: Any,
@@ -75,9 +82,7 @@ def run(
     progress: bool = False,
 ) -> State:
     """Check inputs once, then apply ``step`` over consecutive pairs of the grid."""
-    spec = Spec(path, x, mask)
-    spec.check(x)
-    ts = check_grid(ts, first(x))
+    spec, ts = prepare(path, x, mask, ts)
     ctx = Context(model, spec, dict(cond or {}), generator, noise_fn)
     n = ts.numel() - 1
     steps = range(n)
@@ -110,4 +115,4 @@ class CountNFE(torch.nn.Module):
         return self.model(x, t, **cond)
 
 
-__all__ = ["Context", "CountNFE", "check_grid", "run", "sigma_is_zero"]
+__all__ = ["Context", "CountNFE", "check_grid", "prepare", "run", "sigma_is_zero"]
