@@ -21,14 +21,12 @@ import torch
 from torch import Tensor
 
 from .parameterization import predict
+from .samplers.adaptive import ADAPTIVE_METHODS
 from .state import MaskLike, PathLike, Spec, State, flatten
 
 DIVERGENCES = ("exact", "hutchinson")
 _CHUNK = 64  # probe vectors per batched vector-Jacobian product
 _CACHE_LIMIT = 2**24  # entries of the exact-divergence basis kept in memory
-# torchdiffeq's adaptive Runge-Kutta solvers: told to end a step on t_max, they never
-# evaluate the model past it (by default they overshoot and interpolate back)
-_ADAPTIVE = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun")
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,7 @@ def log_likelihood(
     times = torch.tensor([t0, t1], dtype=y0.dtype, device=y0.device)
     zeros = torch.zeros(batch, dtype=y0.dtype, device=y0.device)
     opts = dict(options or {})
-    if method in _ADAPTIVE:
+    if method in ADAPTIVE_METHODS:  # end a step on t_max: never evaluate the model past it
         opts.setdefault("step_t", times[1:])
     ys, deltas = torchdiffeq.odeint(
         rhs, (y0, zeros), times, rtol=rtol, atol=atol, method=method, options=opts

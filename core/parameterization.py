@@ -35,16 +35,17 @@ def _check_kind(kind: str) -> str:
 
 
 def _coefs(path: GaussianPath, t: Tensor, ndim: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    return tuple(
-        append_dims(f(t), ndim) for f in (path.alpha, path.sigma, path.dalpha, path.dsigma)
-    )
+    return tuple(append_dims(c, ndim) for c in path.schedule(t))
 
 
 def to_x0_eps(
-    pred: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath
+    pred: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath, coefs: tuple | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Turn a prediction of ``kind`` at (x_t, t) into the pair (x0, eps)."""
-    a, s, da, ds = _coefs(path, t, x.ndim)
+    """Turn a prediction of ``kind`` at (x_t, t) into the pair (x0, eps).
+
+    ``coefs`` may carry the broadcast (alpha, sigma, alpha', sigma') at t, already computed.
+    """
+    a, s, da, ds = coefs or _coefs(path, t, x.ndim)
     kind = _check_kind(kind)
     if kind == "x0":
         return pred, (x - a * pred) / s
@@ -60,10 +61,16 @@ def to_x0_eps(
 
 
 def from_x0_eps(
-    x0: Tensor, eps: Tensor, kind: str, x: Tensor, t: Tensor, path: GaussianPath
+    x0: Tensor,
+    eps: Tensor,
+    kind: str,
+    x: Tensor,
+    t: Tensor,
+    path: GaussianPath,
+    coefs: tuple | None = None,
 ) -> Tensor:
     """Express the pair (x0, eps) at (x_t, t) as a prediction of ``kind``."""
-    a, s, da, ds = _coefs(path, t, x.ndim)
+    a, s, da, ds = coefs or _coefs(path, t, x.ndim)
     kind = _check_kind(kind)
     if kind == "x0":
         return x0
@@ -82,8 +89,9 @@ def convert(pred: Tensor, frm: str, to: str, x: Tensor, t: Tensor, path: Gaussia
     if frm == to:
         _check_kind(frm)
         return pred
-    x0, eps = to_x0_eps(pred, frm, x, t, path)
-    return from_x0_eps(x0, eps, to, x, t, path)
+    coefs = _coefs(path, t, x.ndim)
+    x0, eps = to_x0_eps(pred, frm, x, t, path, coefs)
+    return from_x0_eps(x0, eps, to, x, t, path, coefs)
 
 
 class Predictor(nn.Module):
@@ -127,6 +135,8 @@ def predict(model, x: State, t: float | Tensor, spec: Spec, to: str, **cond) -> 
     """
     tb = batch_time(t, spec.batch_size(x), first(x))
     out = model(x, tb, **cond)
+    # one shared time: convert with the scalar (a step's coefficients once, not per sample)
+    tc = tb[0] if torch.as_tensor(t).ndim == 0 else tb
     if isinstance(out, Mapping) != spec.structured:
         raise ValueError(
             "the model returned a different structure (tensor vs. dict) than the state"
@@ -140,8 +150,8 @@ def predict(model, x: State, t: float | Tensor, spec: Spec, to: str, **cond) -> 
             )
         kind = _kind_of(model, view.name, spec.structured)
         if to == "x0,eps":
-            return to_x0_eps(of, kind, xf, tb, view.path)
-        return convert(of, kind, to, xf, tb, view.path)
+            return to_x0_eps(of, kind, xf, tc, view.path)
+        return convert(of, kind, to, xf, tc, view.path)
 
     res = spec.map(one, x, out)
     if to == "x0,eps" and spec.structured:

@@ -47,6 +47,12 @@ class FieldView:
         """Project ``v`` onto the field's geometry; zero on padding."""
         return self.geometry.project(v, self.mask)
 
+    def move_to(self, x: Tensor, new: Tensor) -> Tensor:
+        """``x`` moved to ``new`` within the geometry: padding stays, CoM stays zero."""
+        if self.mask is None and type(self.geometry) is Euclidean:
+            return new  # the projection is the identity: skip two full-size ops
+        return x + self.project(new - x)
+
     def randn_like(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Projected standard noise shaped like ``x``."""
         return self.geometry.randn_like(x, self.mask, generator)

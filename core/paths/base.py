@@ -53,6 +53,10 @@ class GaussianPath:
         """Std of the isotropic Gaussian prior at ``t_max`` (sigma(t_max) by default)."""
         return float(self.sigma(torch.tensor(self.t_max, dtype=torch.float64)))
 
+    def schedule(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(alpha, sigma, alpha', sigma') at ``t`` in one call (paths may share work here)."""
+        return self.alpha(t), self.sigma(t), self.dalpha(t), self.dsigma(t)
+
     # --- derived quantities ------------------------------------------------------------
     def log_snr(self, t: Tensor) -> Tensor:
         """lambda(t) = log(alpha / sigma), decreasing in t."""
@@ -75,15 +79,19 @@ class GaussianPath:
         """Time at which the noise-to-signal ratio sigma/alpha equals ``s`` (EDM's sigma)."""
         return self.t_from_log_snr(-torch.log(torch.as_tensor(s)))
 
+    def sde(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """(f(t), g(t)) of the forward SDE dx = f x dt + g dW, from one ``schedule`` call."""
+        a, s, da, ds = self.schedule(t)
+        f = da / a
+        return f, torch.sqrt(torch.clamp(2 * s * ds - 2 * f * s * s, min=0.0))
+
     def drift_coef(self, t: Tensor) -> Tensor:
         """f(t) in the forward SDE drift f(t) x."""
-        return self.dalpha(t) / self.alpha(t)
+        return self.sde(t)[0]
 
     def diffusion(self, t: Tensor) -> Tensor:
         """g(t), the forward SDE diffusion coefficient."""
-        s = self.sigma(t)
-        g2 = 2 * s * self.dsigma(t) - 2 * self.drift_coef(t) * s * s
-        return torch.sqrt(torch.clamp(g2, min=0.0))
+        return self.sde(t)[1]
 
     def drift(self, x: Tensor, t: Tensor) -> Tensor:
         """Forward SDE drift f(t) x for ``x`` of shape (B, ...) and ``t`` of shape (B,)."""
@@ -97,9 +105,9 @@ class GaussianPath:
 
     def transition(self, t: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """Forward transition x_t | x_s = a x_s + sqrt(v) z for s < t: returns (a, v)."""
-        a = self.alpha(t) / self.alpha(s)
-        v = self.sigma(t) ** 2 - a * a * self.sigma(s) ** 2
-        return a, torch.clamp(v, min=0.0)
+        (a_t, s_t, _, _), (a_s, s_s, _, _) = self.schedule(t), self.schedule(s)
+        a = a_t / a_s
+        return a, torch.clamp(s_t * s_t - a * a * s_s * s_s, min=0.0)
 
     def prior_sample(
         self, shape: tuple[int, ...], generator: torch.Generator | None = None, **kw

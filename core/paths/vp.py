@@ -38,6 +38,11 @@ class VP(GaussianPath):
     def dsigma(self, t: Tensor) -> Tensor:
         return 0.5 * self.beta(t) * torch.exp(-self._int_beta(t)) / self.sigma(t)
 
+    def schedule(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        b, ib = self.beta(t), self._int_beta(t)
+        alpha, sigma = torch.exp(-0.5 * ib), torch.sqrt(-torch.expm1(-ib))
+        return alpha, sigma, -0.5 * b * alpha, 0.5 * b * alpha * alpha / sigma
+
     def prior_std(self) -> float:
         return 1.0
 
@@ -61,6 +66,9 @@ class SubVP(VP):
 
     def dsigma(self, t: Tensor) -> Tensor:
         return self.beta(t) * torch.exp(-self._int_beta(t))
+
+    def schedule(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return GaussianPath.schedule(self, t)
 
     def log_snr(self, t: Tensor) -> Tensor:
         return -0.5 * self._int_beta(t) - torch.log(-torch.expm1(-self._int_beta(t)))

@@ -26,14 +26,14 @@ def ddim_step(
     extra = (ctx.noise(x),) if stochastic else ()
 
     def one(v, xf, x0f, ef, zf=None):
-        p = v.path
-        a_s, s_s, s_t = p.alpha(t_next), p.sigma(t_next), p.sigma(t)
-        _, var = p.transition(t, t_next)
-        c = eta * s_s / s_t * torch.sqrt(var) if stochastic else torch.zeros_like(s_s)
-        new = a_s * x0f + torch.sqrt((s_s * s_s - c * c).clamp(min=0)) * ef
-        if zf is not None:
-            new = new + c * zf
-        return xf + v.project(new - xf)
+        a_s, s_s, _, _ = v.path.schedule(t_next)
+        if zf is None:  # deterministic: no posterior variance needed
+            return v.move_to(xf, a_s * x0f + s_s * ef)
+        a_t, s_t, _, _ = v.path.schedule(t)
+        a = a_t / a_s
+        c = eta * s_s / s_t * torch.sqrt((s_t * s_t - a * a * s_s * s_s).clamp(min=0))
+        new = a_s * x0f + torch.sqrt((s_s * s_s - c * c).clamp(min=0)) * ef + c * zf
+        return v.move_to(xf, new)
 
     return ctx.spec.map(one, x, x0, eps, *extra)
 

@@ -26,19 +26,20 @@ def dpmpp_2m_step(
     x0 = ctx.predict(x, t, "x0")
 
     def one(v, xf, x0f):
-        p = v.path
         prev = ctx.memo.get(v.name)
-        if p.sigma(t_next) == 0:
+        a_s, s_s, _, _ = v.path.schedule(t_next)
+        if s_s == 0:
             new, h = x0f, None
         else:
-            h = p.log_snr(t_next) - p.log_snr(t)
+            a_t, s_t, _, _ = v.path.schedule(t)
+            h = torch.log(a_s / s_s) - torch.log(a_t / s_t)  # log-SNR increment
             d = x0f
             if prev is not None and prev[1] is not None and not (last and lower_order_final):
                 r = prev[1] / h
                 d = (1 + 1 / (2 * r)) * x0f - (1 / (2 * r)) * prev[0]
-            new = p.sigma(t_next) / p.sigma(t) * xf - p.alpha(t_next) * torch.expm1(-h) * d
+            new = s_s / s_t * xf - a_s * torch.expm1(-h) * d
         ctx.memo[v.name] = (x0f, h)
-        return xf + v.project(new - xf)
+        return v.move_to(xf, new)
 
     return ctx.spec.map(one, x, x0)
 

@@ -29,7 +29,7 @@ def euler_maruyama_step(ctx: Context, x: State, t: Tensor, t_next: Tensor, last:
     extra = () if last else (ctx.noise(x),)
 
     def one(v, xf, sf, zf=None):
-        g, f = v.path.diffusion(t), v.path.drift_coef(t)
+        f, g = v.path.sde(t)
         if not bool(torch.isfinite(g) & torch.isfinite(f)):
             raise ValueError(
                 f"the forward SDE of {v.path!r} is singular at t={float(t):g}; start the grid "
