@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 LINTED := $(wildcard core apps tests benchmarks)
 
 .PHONY: demo test lint format bench-core clean
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+PEERS := benchmarks/requirements-peers.txt benchmarks/requirements-peers-nodeps.txt
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -29,6 +32,20 @@ format: $(STAMP)
 test: lint
 	$(BIN)/python -c "import scorelab"
 	$(BIN)/pytest -n 2 -q
+
+# The sampler benchmark drives the peers users pick instead (diffusers, k-diffusion): they
+# live in their own venv, never among the project's dependencies.
+$(BENCH_STAMP): pyproject.toml constraints.txt $(PEERS)
+	$(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q -c constraints.txt torch
+	$(BENCH_VENV)/bin/pip install -q -c constraints.txt -e ".[ot,plot]"
+	$(BENCH_VENV)/bin/pip install -q -c constraints.txt -r benchmarks/requirements-peers.txt
+	$(BENCH_VENV)/bin/pip install -q --no-deps -r benchmarks/requirements-peers-nodeps.txt
+	touch $(BENCH_STAMP)
+
+bench-core: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m benchmarks.core.samplers --out benchmarks/core/results
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache

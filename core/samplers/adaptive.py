@@ -31,7 +31,8 @@ def sample_adaptive(
     """Solve the PF-ODE from ts[0] to ts[-1] with an adaptive solver; NFE set by tolerances.
 
     Only the grid's endpoints are used (intermediate times are ignored); count NFE by
-    wrapping the model in ``CountNFE``.
+    wrapping the model in ``CountNFE``. The step sizes follow torchdiffeq's error norm, an
+    RMS over the whole batch: samples are coupled through them.
     """
     from torchdiffeq import odeint
 

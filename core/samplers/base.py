@@ -90,10 +90,13 @@ def run(
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc="sampling", unit="step")
-    for i in steps:
-        x = step(ctx, x, ts[i], ts[i + 1], i == n - 1)
-        if callback is not None:
-            callback({"i": i, "t": ts[i], "t_next": ts[i + 1], "x": x})
+    # no autograd graph across steps (a model wrapper that needs gradients, e.g. guidance,
+    # opens its own torch.enable_grad() block)
+    with torch.no_grad():
+        for i in steps:
+            x = step(ctx, x, ts[i], ts[i + 1], i == n - 1)
+            if callback is not None:
+                callback({"i": i, "t": ts[i], "t_next": ts[i + 1], "x": x})
     return x
 
 

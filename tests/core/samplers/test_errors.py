@@ -69,3 +69,10 @@ def test_negative_eta_and_snr():
 def test_unknown_path_name():
     with pytest.raises(ValueError, match="unknown path 'cosine'.*vp"):
         sl.get_path("cosine")
+
+
+def test_sampling_builds_no_autograd_graph():
+    net = torch.nn.Linear(2, 2)
+    model = sl.Predictor(lambda x, t: net(x), "eps")
+    out = S.sample_heun(model, torch.randn(4, 2), TS, PATH)
+    assert not out.requires_grad

@@ -1,0 +1,1 @@
+"""Benchmarks: one shared harness (``benchmarks.harness``) and thin per-area scripts."""

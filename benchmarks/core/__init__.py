@@ -1,0 +1,1 @@
+"""Benchmarks of the core (``scorelab``): ``python -m benchmarks.core.samplers``."""
