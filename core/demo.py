@@ -158,7 +158,7 @@ def _figures(out: Path, rows, samples, target, floor) -> list[str]:
     for ax, (title, x) in zip(axes, [("target", data)] + [(k[1], samples[k][:2000]) for k in keys]):
         ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4)
         ax.set(title=title, xlim=(-3.2, 3.2), ylim=(-3.2, 3.2), xticks=[], yticks=[])
-    fig.suptitle("VP path, NFE = 20")
+    fig.suptitle("VP path, NFE = 20", y=1.06)
     save_figure_atomic(fig, out / "samples.png")
     names.append("samples.png")
     plt.close(fig)

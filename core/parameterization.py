@@ -16,7 +16,8 @@ the pair (x0, eps) given x_t, so each kind converts exactly to every other:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -102,7 +103,7 @@ class Predictor(nn.Module):
     passed to them separately.
     """
 
-    def __init__(self, net: nn.Module | callable, prediction: str | Mapping[str, str]) -> None:
+    def __init__(self, net: Callable[..., Any], prediction: str | Mapping[str, str]) -> None:
         super().__init__()
         kinds = prediction.values() if isinstance(prediction, Mapping) else [prediction]
         for k in kinds:
@@ -114,7 +115,7 @@ class Predictor(nn.Module):
         return self.net(x, t, **cond)
 
 
-def _kind_of(model: nn.Module | callable, name: str, structured: bool) -> str:
+def _kind_of(model: Any, name: str, structured: bool) -> str:
     kind = getattr(model, "prediction", None)
     if kind is None:
         raise TypeError(
@@ -128,7 +129,7 @@ def _kind_of(model: nn.Module | callable, name: str, structured: bool) -> str:
     return kind
 
 
-def predict(model, x: State, t: float | Tensor, spec: Spec, to: str, **cond) -> State:
+def predict(model: Any, x: State, t: float | Tensor, spec: Spec, to: str, **cond) -> State:
     """Call ``model(x, t, **cond)`` once and return its prediction as kind ``to`` per field.
 
     ``to`` may be one kind or ``"x0,eps"`` for the pair, returned as a tuple of states.
