@@ -26,22 +26,29 @@ class VP(GaussianPath):
     def _int_beta(self, t: Tensor) -> Tensor:
         return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t
 
+    def _sigma(self, b: Tensor, ib: Tensor) -> tuple[Tensor, Tensor]:
+        """sigma and sigma' from beta and its integral (the one place VP and sub-VP differ)."""
+        sigma = torch.sqrt(-torch.expm1(-ib))
+        return sigma, 0.5 * b * torch.exp(-ib) / sigma
+
+    def schedule(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        # one pass shares beta and its integral: samplers call this once per time
+        b, ib = self.beta(t), self._int_beta(t)
+        alpha = torch.exp(-0.5 * ib)
+        sigma, dsigma = self._sigma(b, ib)
+        return alpha, sigma, -0.5 * b * alpha, dsigma
+
     def alpha(self, t: Tensor) -> Tensor:
         return torch.exp(-0.5 * self._int_beta(t))
 
     def dalpha(self, t: Tensor) -> Tensor:
-        return -0.5 * self.beta(t) * self.alpha(t)
+        return self.schedule(t)[2]
 
     def sigma(self, t: Tensor) -> Tensor:
-        return torch.sqrt(-torch.expm1(-self._int_beta(t)))
+        return self._sigma(self.beta(t), self._int_beta(t))[0]
 
     def dsigma(self, t: Tensor) -> Tensor:
-        return 0.5 * self.beta(t) * torch.exp(-self._int_beta(t)) / self.sigma(t)
-
-    def schedule(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        b, ib = self.beta(t), self._int_beta(t)
-        alpha, sigma = torch.exp(-0.5 * ib), torch.sqrt(-torch.expm1(-ib))
-        return alpha, sigma, -0.5 * b * alpha, 0.5 * b * alpha * alpha / sigma
+        return self.schedule(t)[3]
 
     def prior_std(self) -> float:
         return 1.0
@@ -61,14 +68,8 @@ class SubVP(VP):
 
     name = "subvp"
 
-    def sigma(self, t: Tensor) -> Tensor:
-        return -torch.expm1(-self._int_beta(t))
-
-    def dsigma(self, t: Tensor) -> Tensor:
-        return self.beta(t) * torch.exp(-self._int_beta(t))
-
-    def schedule(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        return GaussianPath.schedule(self, t)
+    def _sigma(self, b: Tensor, ib: Tensor) -> tuple[Tensor, Tensor]:
+        return -torch.expm1(-ib), b * torch.exp(-ib)
 
     def log_snr(self, t: Tensor) -> Tensor:
         return -0.5 * self._int_beta(t) - torch.log(-torch.expm1(-self._int_beta(t)))
