@@ -29,9 +29,8 @@ def ddim_step(
         a_s, s_s, _, _ = v.path.schedule(t_next)
         if zf is None:  # deterministic: no posterior variance needed
             return v.move_to(xf, a_s * x0f + s_s * ef)
-        a_t, s_t, _, _ = v.path.schedule(t)
-        a = a_t / a_s
-        c = eta * s_s / s_t * torch.sqrt((s_t * s_t - a * a * s_s * s_s).clamp(min=0))
+        _, var = v.path.transition(t, t_next)
+        c = eta * s_s / v.path.sigma(t) * torch.sqrt(var)
         new = a_s * x0f + torch.sqrt((s_s * s_s - c * c).clamp(min=0)) * ef + c * zf
         return v.move_to(xf, new)
 
