@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m scorelab.demo --out runs/demo
+	$(BIN)/scorelab demo --out runs/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
@@ -46,6 +46,7 @@ $(BENCH_STAMP): pyproject.toml constraints.txt $(PEERS)
 
 bench-core: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.core.samplers --out benchmarks/core/results
+	$(BENCH_VENV)/bin/python -m benchmarks.core.training --out benchmarks/core/results
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,6 +54,15 @@ def w2_empirical(x: Tensor, y: Tensor) -> float:
     return math.sqrt(max(float(ot.emd2(a, b, cost, numItermax=10_000_000)), 0.0))
 
 
+def _rbf_sum(d2: Tensor, bandwidths: tuple[float, ...]) -> Tensor:
+    """Sum over ``bandwidths`` h of exp(-d2 / (2 h^2)) for squared distances ``d2``."""
+    k, tmp = torch.zeros_like(d2), torch.empty_like(d2)
+    for h in bandwidths:  # in place: d2 / (-2 h^2) is bitwise -d2 / (2 h^2)
+        torch.div(d2, -(2 * h * h), out=tmp)
+        k += tmp.exp_()
+    return k
+
+
 def mmd_rbf(
     x: Tensor, y: Tensor, bandwidths: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
 ) -> float:
@@ -60,8 +70,7 @@ def mmd_rbf(
     x, y = x.double(), y.double()
 
     def k(a: Tensor, b: Tensor) -> Tensor:
-        d2 = torch.cdist(a, b).pow(2)
-        return sum(torch.exp(-d2 / (2 * h * h)) for h in bandwidths)
+        return _rbf_sum(torch.cdist(a, b).pow(2), bandwidths)
 
     n, m = len(x), len(y)
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
@@ -70,4 +79,103 @@ def mmd_rbf(
     return float(sxx + syy - 2 * kxy.mean())
 
 
-__all__ = ["gaussian_w2", "mmd_rbf", "sliced_w2", "w2_empirical"]
+@dataclass(frozen=True)
+class MMDTest:
+    """Result of a two-sample MMD permutation test."""
+
+    stat: float  # unbiased squared MMD, as mmd_rbf at the same bandwidths
+    pvalue: float  # (1 + #{permuted stats >= stat}) / (1 + n_perm)
+    n_perm: int
+    bandwidths: tuple[float, ...]
+
+
+def _check_sample(name: str, a: Tensor) -> None:
+    if not isinstance(a, Tensor) or a.ndim != 2:
+        shape = tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__
+        raise ValueError(f"{name} must be a 2-D (n, d) tensor, got {shape}")
+    if a.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 rows, got {a.shape[0]}")
+    if not torch.isfinite(a).all():
+        rows = int((~torch.isfinite(a)).any(dim=1).sum())
+        raise ValueError(f"{name} has non-finite values (NaN or inf) in {rows} rows")
+
+
+def mmd_permutation_test(
+    x: Tensor,
+    y: Tensor,
+    n_perm: int = 200,
+    bandwidths: tuple[float, ...] | None = None,
+    seed: int = 0,
+) -> MMDTest:
+    """Two-sample permutation test of p = q with the squared MMD of a sum of RBF kernels.
+
+    The statistic is the unbiased squared MMD of ``mmd_rbf``. Without ``bandwidths`` the
+    scales are the median pairwise distance of the pooled sample times (0.25, 0.5, 1, 2, 4).
+    The pooled kernel matrix K is built once; with the x-group indicator a of each
+    relabelling (columns of A), K A gives a^T K a, a^T K b and b^T K b (b = 1 - a) for all
+    permutations in one matrix product. Permutations come from a generator seeded by ``seed``.
+    Memory is about three float64 (n + m) x (n + m) matrices (0.4 GB at n = m = 2000).
+    """
+    _check_sample("x", x)
+    _check_sample("y", y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"x and y need the same dimension, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if isinstance(n_perm, bool) or not isinstance(n_perm, int) or n_perm < 1:
+        raise ValueError(f"n_perm must be a positive integer, got {n_perm!r}")
+    z = torch.cat([x.detach().double().cpu(), y.detach().double().cpu()])
+    n, m = len(x), len(y)
+    big = n + m
+    d2 = torch.cdist(z, z).pow_(2)
+    d2.fill_diagonal_(0.0)
+    if bandwidths is None:
+        # lower median of the big (big - 1) off-diagonal entries; the big zeros of the
+        # diagonal sort first, so it is the (big + (pairs - 1) // 2 + 1)-th smallest overall
+        pairs = big * (big - 1)
+        med = float(d2.flatten().kthvalue(big + (pairs - 1) // 2 + 1).values.sqrt())
+        if not med > 0:
+            raise ValueError("median pairwise distance of the pooled sample is 0; pass bandwidths")
+        bandwidths = tuple(med * c for c in (0.25, 0.5, 1.0, 2.0, 4.0))
+    else:
+        bandwidths = tuple(float(h) for h in bandwidths)
+        if not bandwidths or not all(math.isfinite(h) and h > 0 for h in bandwidths):
+            raise ValueError(f"bandwidths must be non-empty, positive and finite, got {bandwidths}")
+    k = _rbf_sum(d2, bandwidths)
+    del d2
+    # column 0: the observed labelling; then n_perm random relabellings
+    g = torch.Generator().manual_seed(seed)
+    order = torch.rand(n_perm, big, generator=g, dtype=torch.float64).argsort(dim=1)
+    a = torch.zeros(n_perm + 1, big, dtype=torch.float64)
+    a[0, :n] = 1.0
+    a[1:].scatter_(1, order[:, :n], 1.0)
+    a = a.T.contiguous()  # (big, n_perm + 1)
+    ka = k @ a
+    k1 = k.sum(dim=1)
+    diag = k.diagonal()
+    sxx = (a * ka).sum(0)  # a^T K a
+    k1a = k1 @ a  # 1^T K a
+    sxy = k1a - sxx  # b^T K a
+    syy = k1.sum() - 2 * k1a + sxx  # b^T K b
+    trx = diag @ a
+    trace_y = diag.sum() - trx
+    stats = (sxx - trx) / (n * (n - 1)) + (syy - trace_y) / (m * (m - 1)) - 2 * sxy / (n * m)
+    observed = stats[0]
+    tol = 1e-12 * len(bandwidths)
+    exceed = int((stats[1:] >= observed - tol).sum())
+    return MMDTest(
+        stat=float(observed),
+        pvalue=(1 + exceed) / (1 + n_perm),
+        n_perm=n_perm,
+        bandwidths=bandwidths,
+    )
+
+
+__all__ = [
+    "MMDTest",
+    "gaussian_w2",
+    "mmd_permutation_test",
+    "mmd_rbf",
+    "sliced_w2",
+    "w2_empirical",
+]

@@ -54,6 +54,17 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(jsonable(data), indent=1, allow_nan=False) + "\n")
 
 
+def save_npy_atomic(path: str | os.PathLike, array: Any) -> Path:
+    """``numpy.save`` an array to ``path`` atomically."""
+    import numpy as np
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would append .npy to a name
+            np.save(f, np.asarray(array))
+
+    return atomic(path, write)
+
+
 def save_figure_atomic(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> Path:
     """``fig.savefig`` through a temporary file, atomically (format from the suffix)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
@@ -62,4 +73,11 @@ def save_figure_atomic(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> 
     return atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kw))
 
 
-__all__ = ["atomic", "jsonable", "save_figure_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "atomic",
+    "jsonable",
+    "save_figure_atomic",
+    "save_npy_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]

@@ -58,3 +58,20 @@ def test_quick_sampler_benchmark(tmp_path):
         assert c["status"] == "ok" or c["status"].startswith("peer unavailable"), c
         if c["status"] == "ok":
             assert math.isfinite(c["error_ours"]) and math.isfinite(c["error_peer"])
+
+
+def test_quick_training_benchmark(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.core.training", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    data = json.loads((tmp_path / "training.json").read_text())
+    assert [r["threads"] for r in data["engine_vs_plain"]] == [1, 2]
+    assert [r["processes"] for r in data["processes"]] == [1, 2]
+    for r in data["engine_vs_plain"]:
+        assert r["plain_steps_per_s"] > 0 and r["engine_steps_per_s"] > 0
+    assert "Engine vs plain PyTorch loop" in (tmp_path / "training.md").read_text()

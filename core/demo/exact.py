@@ -1,15 +1,13 @@
-"""The main job on the embedded defaults: ``python -m scorelab.demo`` (``make demo``).
+"""The core's demo section: the samplers and likelihood with an *exact* score.
 
-Until the training engine lands, the demo drives the core with the *exact* score of a 2-D
-Gaussian mixture (an 8-mode ring): every sampler at several NFE on a VP and a
-flow-matching path, sliced-W2 against fresh target samples beside the estimator's own
-noise floor, and PF-ODE log-likelihood against the exact log-density. It writes
-``report.md``, ``results.json`` and figures into ``--out`` (atomically).
+On a 2-D Gaussian mixture (an 8-mode ring) every sampler runs at several NFE on a VP and a
+flow-matching path, scored by sliced W2 against fresh target samples beside the
+estimator's own noise floor, and the PF-ODE log-likelihood is set against the exact
+log-density. With the score exact, what remains is the samplers' own error.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -17,16 +15,17 @@ from typing import Any
 
 import torch
 
-from . import samplers as S
-from .distances import sliced_w2
-from .io import save_figure_atomic, write_json_atomic, write_text_atomic
-from .likelihood import log_likelihood
-from .paths import VP, Interpolant
-from .testing import GaussianMixture
+from .. import samplers as S
+from ..app import DemoSection
+from ..distances import sliced_w2
+from ..io import save_figure_atomic
+from ..likelihood import log_likelihood
+from ..paths import VP, Interpolant
+from ..testing import GaussianMixture
 
 SAMPLERS = ("euler", "heun", "ddim", "dpmpp_2m", "euler_maruyama", "reverse_diffusion", "pc")
 NFES = (10, 20, 50, 100)
-REPEATS = 3
+REPEATS = 2
 
 
 def ring(k: int = 8, radius: float = 2.0, std: float = 0.25) -> GaussianMixture:
@@ -37,8 +36,10 @@ def ring(k: int = 8, radius: float = 2.0, std: float = 0.25) -> GaussianMixture:
     return GaussianMixture(torch.full((k,), 1 / k, dtype=torch.float64), means, covs)
 
 
-def run(out: Path, n: int = 5000, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Run the demo and write its report; returns the numbers."""
+def section(out: Path, quick: bool = False, n: int = 4000, seed: int = 0) -> DemoSection:
+    """Run the exact-score checks; figures go to ``out``."""
+    nfes, repeats = ((10, 20), 1) if quick else (NFES, REPEATS)
+    n = min(n, 2000) if quick else n
     target = ring()
     paths = {"vp": VP(), "linear": Interpolant("linear")}
     ref = target.sample(n, torch.Generator().manual_seed(seed + 1))
@@ -50,13 +51,11 @@ def run(out: Path, n: int = 5000, seed: int = 0, progress: bool = True) -> dict[
         ]
     )
     floor = (float(floors.mean()), float(floors.std()))
-    jobs = [(p, s, f) for p in paths for s in SAMPLERS for f in NFES]
+    jobs = [(p, s, f) for p in paths for s in SAMPLERS for f in nfes]
     rows, samples = [], {}
-    it = jobs
-    if progress:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        it = tqdm(jobs, desc="demo", unit="run")
+    it = tqdm(jobs, desc="exact-score samplers", unit="run")
     for pname, sname, nfe in it:
         path = paths[pname]
         steps = max(1, nfe // S.NFE_PER_STEP[sname])
@@ -65,7 +64,7 @@ def run(out: Path, n: int = 5000, seed: int = 0, progress: bool = True) -> dict[
         # the flow path's forward SDE is singular at t = 1: SDE samplers start just below it
         opts = {"t_max": 0.999} if sde and pname == "linear" else {}
         errs, wall = [], 0.0
-        for rep in range(REPEATS):  # several prior draws: ODE outputs inherit their draw's luck
+        for rep in range(repeats):  # several prior draws: ODE outputs inherit their draw's luck
             model = S.CountNFE(target.predictor(path, "x0"))
             t0 = time.perf_counter()
             x = S.sample(
@@ -89,8 +88,8 @@ def run(out: Path, n: int = 5000, seed: int = 0, progress: bool = True) -> dict[
                 "grid": grid,
                 "nfe": model.nfe,
                 "sliced_w2": float(e.mean()),
-                "sliced_w2_std": float(e.std()),
-                "seconds": wall / REPEATS,
+                "sliced_w2_std": float(e.std()) if len(e) > 1 else 0.0,
+                "seconds": wall / repeats,
             }
         )
         if nfe == 20:
@@ -120,10 +119,13 @@ def run(out: Path, n: int = 5000, seed: int = 0, progress: bool = True) -> dict[
         "likelihood": lik,
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "results.json", result)
     figures = _figures(out, rows, samples, target, floor)
-    write_text_atomic(out / "report.md", _report(result, figures))
-    return result
+    return DemoSection(
+        "Exact-score samplers and likelihood on a 2-D Gaussian mixture (core)",
+        _report(result, figures, repeats),
+        result,
+        figures,
+    )
 
 
 def _figures(out: Path, rows, samples, target, floor) -> list[str]:
@@ -165,10 +167,8 @@ def _figures(out: Path, rows, samples, target, floor) -> list[str]:
     return names
 
 
-def _report(result: dict[str, Any], figures: list[str]) -> str:
+def _report(result: dict[str, Any], figures: list[str], repeats: int) -> str:
     lines = [
-        "# scorelab demo: exact-score samplers on a 2-D Gaussian mixture",
-        "",
         f"Target: {result['target']}; {result['n_samples']} samples per run. "
         "Sliced W2 between two independent target samples of this size (the estimator's "
         f"floor, mean ± std over 5 seeds): {result['sliced_w2_floor'][0]:.4f} ± "
@@ -178,9 +178,10 @@ def _report(result: dict[str, Any], figures: list[str]) -> str:
     ]
     lines += [f"![{f}]({f})" for f in figures] + [
         "",
-        "## Sampling",
+        "### Sampling",
         "",
-        "| path | sampler | grid | NFE | sliced W2 (mean ± std, 3 draws) | seconds per run |",
+        f"| path | sampler | grid | NFE | sliced W2 (mean ± std, {repeats} draws) "
+        "| seconds per run |",
         "|---|---|---|---|---|---|",
     ]
     lines += [
@@ -191,7 +192,7 @@ def _report(result: dict[str, Any], figures: list[str]) -> str:
     ]
     lines += [
         "",
-        "## PF-ODE log-likelihood (256 held-out points, exact divergence, dopri5)",
+        "### PF-ODE log-likelihood (256 held-out points, exact divergence, dopri5)",
         "",
         "| path | NLL nats/dim | exact NLL nats/dim | mean abs error nats/dim | NFE |",
         "|---|---|---|---|---|",
@@ -202,20 +203,3 @@ def _report(result: dict[str, Any], figures: list[str]) -> str:
         for r in result["likelihood"]
     ]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry: ``python -m scorelab.demo [--out runs/demo] [--n 4000]``."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("runs/demo"))
-    ap.add_argument("--n", type=int, default=5000, help="samples per sampler run")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)  # small batched ops: one thread is faster and leaves a core free
-    t0 = time.perf_counter()
-    run(args.out, n=args.n, seed=args.seed)
-    print(f"wrote {args.out}/report.md in {time.perf_counter() - t0:.0f} s")
-
-
-if __name__ == "__main__":
-    main()
