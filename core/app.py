@@ -19,19 +19,17 @@ GROUP = "scorelab.apps"
 
 
 @dataclass
-class SampleOptions:
-    """``scorelab sample APP``: draw samples from a trained checkpoint."""
+class CheckpointOptions:
+    """What every command that starts from a trained checkpoint takes."""
 
     checkpoint: Path
     """a checkpoint folder, or a run folder (its newest checkpoint)"""
-    n: int = 1000
-    """number of samples"""
     sampler: str = "heun"
     """a core sampler name (euler, heun, dpmpp_2m, ddim, reverse_diffusion, pc, ...)"""
     steps: int = 50
     """sampler steps"""
     out: Path | None = None
-    """output folder (default: <run>/samples)"""
+    """output folder (default: a folder in the run)"""
     seed: int = 0
     weights: Literal["ema", "model"] = "ema"
     """which weights to use: the EMA (default) or the raw trained ones"""
@@ -39,20 +37,19 @@ class SampleOptions:
 
 
 @dataclass
-class EvaluateOptions:
-    """``scorelab evaluate APP``: the app's metrics for a trained checkpoint."""
+class SampleOptions(CheckpointOptions):
+    """``scorelab sample APP``: draw samples from a trained checkpoint (into <run>/samples)."""
 
-    checkpoint: Path
-    """a checkpoint folder, or a run folder (its newest checkpoint)"""
+    n: int = 1000
+    """number of samples"""
+
+
+@dataclass
+class EvaluateOptions(CheckpointOptions):
+    """``scorelab evaluate APP``: the app's metrics for a checkpoint (into <run>/eval)."""
+
     n: int = 2000
     """number of generated samples to evaluate"""
-    sampler: str = "heun"
-    steps: int = 50
-    out: Path | None = None
-    """output folder for the metrics JSON (default: <run>/eval)"""
-    seed: int = 0
-    weights: Literal["ema", "model"] = "ema"
-    device: str = "auto"
 
 
 @dataclass
@@ -104,4 +101,12 @@ def load_app(name: str) -> App:
     return app
 
 
-__all__ = ["App", "DemoSection", "EvaluateOptions", "SampleOptions", "app_names", "load_app"]
+__all__ = [
+    "App",
+    "CheckpointOptions",
+    "DemoSection",
+    "EvaluateOptions",
+    "SampleOptions",
+    "app_names",
+    "load_app",
+]

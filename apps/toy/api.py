@@ -103,20 +103,23 @@ def generate(
     seed: int = 0,
     grid: str | None = None,
 ) -> Tensor:
-    """Draw ``n`` samples with a core sampler (karras grid for ODEs, uniform for SDEs)."""
+    """Draw ``n`` samples with a core sampler (on its default grid unless ``grid`` is given)."""
     path = path_of(cfg.model)
-    stochastic = sampler in ("euler_maruyama", "reverse_diffusion", "pc", "ancestral")
+    stochastic = sampler in S.STOCHASTIC
     opts = {"t_max": 0.999} if stochastic and cfg.model.path in FLOW_PATHS else {}
-    dev = next(model.parameters()).device
+    param = next(iter(model.parameters()), None)
+    dev = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float64
     return S.sample(
         model,
         path,
         (n, cfg.model.dim),
         sampler=sampler,
         steps=steps,
-        grid=grid or ("uniform" if stochastic else "karras"),
+        grid=grid or S.default_grid(sampler),
         grid_options=opts,
         device=dev,
+        dtype=dtype,
         generator=torch.Generator(dev).manual_seed(seed),
     )
 

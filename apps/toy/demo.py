@@ -53,25 +53,14 @@ def _steps(sampler: str, nfe: int) -> int:
 
 def _exact_rows(target_gmm, cfg: ToyConfig, test, z: Sizes) -> tuple[list[dict], dict]:
     """The same samplers and likelihood with the GMM's exact score (float64)."""
-    path = path_of(cfg.model)
-    model = target_gmm.predictor(path, "x0")
+    model = target_gmm.predictor(path_of(cfg.model), "x0")
     rows = []
     for s in SAMPLERS:
         for nfe in z.nfes:
-            stochastic = s == "reverse_diffusion"
-            x = S.sample(
-                model,
-                path,
-                (z.n_eval, 2),
-                sampler=s,
-                steps=_steps(s, nfe),
-                grid="uniform" if stochastic else "karras",
-                dtype=torch.float64,
-                generator=torch.Generator().manual_seed(0),
-            )
+            x = generate(model, cfg, z.n_eval, sampler=s, steps=_steps(s, nfe), seed=1)
             rows.append({"sampler": s, "nfe": nfe, "sliced_w2": sliced_w2(x, test.double())})
     held = test[: z.n_nll].double()
-    nll = heldout_nll(model, path, held)
+    nll = heldout_nll(model, path_of(cfg.model), held)
     nll["true_nll_per_dim"] = float(-target_gmm.log_prob(held).mean()) / 2
     return rows, nll
 

@@ -59,8 +59,8 @@ def section(out: Path, quick: bool = False, n: int = 4000, seed: int = 0) -> Dem
     for pname, sname, nfe in it:
         path = paths[pname]
         steps = max(1, nfe // S.NFE_PER_STEP[sname])
-        sde = sname in ("euler_maruyama", "reverse_diffusion", "pc")
-        grid = "uniform" if sde else "karras"
+        sde = sname in S.STOCHASTIC
+        grid = S.default_grid(sname)
         # the flow path's forward SDE is singular at t = 1: SDE samplers start just below it
         opts = {"t_max": 0.999} if sde and pname == "linear" else {}
         errs, wall = [], 0.0

@@ -50,6 +50,16 @@ NFE_PER_STEP = {
 }
 
 
+#: Samplers that inject noise. They suit a uniform grid, and on a flow path (singular SDE at
+#: t = 1) they start just below 1.
+STOCHASTIC = frozenset({"euler_maruyama", "reverse_diffusion", "pc", "ancestral"})
+
+
+def default_grid(sampler: str) -> str:
+    """The grid a sampler is usually run on: uniform for stochastic ones, else Karras."""
+    return "uniform" if sampler in STOCHASTIC else "karras"
+
+
 def get_sampler(name: str):
     """The sampler function registered as ``name``."""
     return SAMPLERS.get(name)
@@ -92,6 +102,8 @@ def sample(
 
 
 __all__ = [
+    "STOCHASTIC",
+    "default_grid",
     "GRIDS",
     "NFE_PER_STEP",
     "SAMPLERS",

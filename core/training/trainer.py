@@ -135,7 +135,8 @@ class Trainer:
         self.step = 0
         self.skipped = 0
         self.evals: dict[int, dict[str, float]] = {}
-        self._config_dict = to_dict(self.run_config)
+        rc = self.run_config
+        self._config_dict = dict(rc) if isinstance(rc, Mapping) else to_dict(rc)
 
     # --- public -----------------------------------------------------------------------
     @property
@@ -193,7 +194,6 @@ class Trainer:
     def _restore(self, ckpt: Path) -> None:
         manifest = ck.read_manifest(ckpt)
         self._check_config(ckpt)
-        ck.check_weights(self.model, ckpt / "model.safetensors", manifest.get("model_class"))
         ck.load_weights(self.model, ckpt, "model", verify=False)
         if self.ema is not None:
             if "ema.safetensors" in manifest["files"]:
