@@ -17,15 +17,21 @@ from scorelab import samplers as S
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quick_sampler_benchmark(tmp_path):
+def _quick(module: str, out, timeout: int) -> subprocess.CompletedProcess:
+    """Run a benchmark module with ``--quick`` into ``out``; fail with its stderr if it fails."""
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.core.samplers", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", module, "--quick", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def test_quick_sampler_benchmark(tmp_path):
+    proc = _quick("benchmarks.core.samplers", tmp_path, 120)
     data = json.loads((tmp_path / "samplers.json").read_text())
     assert (tmp_path / "samplers.md").read_text().startswith("# ")
     assert "## Peers" in proc.stdout
@@ -61,14 +67,7 @@ def test_quick_sampler_benchmark(tmp_path):
 
 
 def test_quick_training_benchmark(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.core.training", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    _quick("benchmarks.core.training", tmp_path, 300)
     data = json.loads((tmp_path / "training.json").read_text())
     assert [r["threads"] for r in data["engine_vs_plain"]] == [1, 2]
     assert [r["processes"] for r in data["processes"]] == [1, 2]
