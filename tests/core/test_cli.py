@@ -82,3 +82,12 @@ def test_console_script():
     assert exe, "the scorelab console script is not installed"
     out = subprocess.run([exe, "apps"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("toy")
+
+
+def test_bench_targets(capsys):
+    assert main(["bench", "toy"]) == 2
+    assert "has no benchmarks" in capsys.readouterr().err
+    assert main(["bench", "core", "nope"]) == 1
+    assert "unknown benchmark 'nope' for core; known: ['samplers', 'training']" in (
+        capsys.readouterr().err
+    )
