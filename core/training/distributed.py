@@ -67,6 +67,7 @@ def setup(device: str = "auto") -> tuple[DistInfo, torch.device]:
 def teardown(info: DistInfo) -> None:
     """Destroy the process group if ``setup`` created it."""
     if info.owns_group and dist.is_initialized():
+        dist.barrier()  # no rank tears down while a peer still talks to it (gloo aborts)
         dist.destroy_process_group()
 
 

@@ -11,6 +11,7 @@ its share of every global batch, rank 0 keeps the EMA, evaluates and writes chec
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import shutil
@@ -164,6 +165,11 @@ class Trainer:
                 self.run_dir, last_ckpt, self.step, self.skipped, last_log, self.evals
             )
         finally:
+            if self.info.owns_group:
+                # drop DDP's reducer (it holds gloo work) while the process group still
+                # exists; left to interpreter shutdown it can abort the process
+                self.ddp = self.model
+                gc.collect()
             D.teardown(self.info)
 
     # --- internals --------------------------------------------------------------------
