@@ -57,11 +57,7 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".csv", ".txt")
 
 def gmm_target() -> GaussianMixture:
     """The ``gmm`` target: 8 equal-weight Gaussians, std 0.25, on a ring of radius 2 (float64)."""
-    k, radius, std = 8, 2.0, 0.25
-    ang = torch.arange(k, dtype=F64) * (2 * math.pi / k)
-    means = radius * torch.stack([torch.cos(ang), torch.sin(ang)], dim=1)
-    covs = (std * std) * torch.eye(2, dtype=F64).expand(k, 2, 2).clone()
-    return GaussianMixture(torch.full((k,), 1.0 / k, dtype=F64), means, covs)
+    return GaussianMixture.ring(k=8, radius=2.0, std=0.25)
 
 
 def _moons(n: int, g: torch.Generator) -> Tensor:

@@ -8,7 +8,6 @@ log-density. With the score exact, what remains is the samplers' own error.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,11 @@ NFES = (10, 20, 50, 100)
 REPEATS = 2
 
 
-def ring(k: int = 8, radius: float = 2.0, std: float = 0.25) -> GaussianMixture:
-    """An equal-weight ring of ``k`` isotropic Gaussians in 2-D."""
-    ang = torch.arange(k, dtype=torch.float64) * 2 * math.pi / k
-    means = radius * torch.stack([ang.cos(), ang.sin()], 1)
-    covs = std**2 * torch.eye(2, dtype=torch.float64).expand(k, 2, 2)
-    return GaussianMixture(torch.full((k,), 1 / k, dtype=torch.float64), means, covs)
-
-
 def section(out: Path, quick: bool = False, n: int = 4000, seed: int = 0) -> DemoSection:
     """Run the exact-score checks; figures go to ``out``."""
     nfes, repeats = ((10, 20), 1) if quick else (NFES, REPEATS)
     n = min(n, 2000) if quick else n
-    target = ring()
+    target = GaussianMixture.ring()
     paths = {"vp": VP(), "linear": Interpolant("linear")}
     ref = target.sample(n, torch.Generator().manual_seed(seed + 1))
     # the estimator's own spread: target vs target over five draws

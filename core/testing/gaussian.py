@@ -48,6 +48,16 @@ class GaussianMixture:
         return cls(torch.ones(1, dtype=mean.dtype), mean[None], torch.as_tensor(cov)[None])
 
     @classmethod
+    def ring(
+        cls, k: int = 8, radius: float = 2.0, std: float = 0.25, dtype: torch.dtype = torch.float64
+    ) -> GaussianMixture:
+        """An equal-weight ring of ``k`` isotropic 2-D Gaussians of std ``std`` at ``radius``."""
+        ang = torch.arange(k, dtype=dtype) * 2 * math.pi / k
+        means = radius * torch.stack([ang.cos(), ang.sin()], 1)
+        covs = std**2 * torch.eye(2, dtype=dtype).expand(k, 2, 2)
+        return cls(torch.full((k,), 1 / k, dtype=dtype), means, covs)
+
+    @classmethod
     def random(
         cls,
         dim: int,
