@@ -326,6 +326,16 @@ def _diff(a: Any, b: Any, path: str, out: dict[str, tuple[Any, Any]]) -> None:
         out[path] = (a, b)
 
 
+def dict_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Dotted path -> (a value, b value) for every leaf where two plain config dicts differ.
+
+    Where nested dicts hold different keys the whole dict is reported at its path.
+    """
+    out: dict[str, tuple[Any, Any]] = {}
+    _diff(dict(a), dict(b), "", out)
+    return out
+
+
 def config_diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
     """Dotted path -> (value in ``a``, value in ``b``) for every leaf where two configs differ."""
     if not _is_dataclass_instance(a) or not _is_dataclass_instance(b):
@@ -334,9 +344,15 @@ def config_diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
         raise TypeError(
             f"config_diff needs configs of one class, got {type(a).__name__} and {type(b).__name__}"
         )
-    out: dict[str, tuple[Any, Any]] = {}
-    _diff(to_dict(a), to_dict(b), "", out)
-    return out
+    return dict_diff(to_dict(a), to_dict(b))
 
 
-__all__ = ["ConfigError", "config_diff", "from_dict", "load_config", "save_config", "to_dict"]
+__all__ = [
+    "ConfigError",
+    "config_diff",
+    "dict_diff",
+    "from_dict",
+    "load_config",
+    "save_config",
+    "to_dict",
+]

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
-from ..config import to_dict
+from ..config import dict_diff, to_dict
 from ..io import write_json_atomic
 from . import checkpoint as ck
 from . import distributed as D
@@ -73,15 +73,6 @@ def _train_prefix(run_config: Any, cfg: TrainConfig) -> str | None:
             if getattr(run_config, f.name) is cfg:
                 return f.name + "."
     return None
-
-
-def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: d}
 
 
 class Trainer:
@@ -149,16 +140,16 @@ class Trainer:
         """Train up to ``cfg.steps`` (resuming when a checkpoint exists); returns the result."""
         cfg, main = self.cfg, self.info.is_main
         try:
-            resumed = self._start()
+            last_ckpt = self._start()
+            start_step = self.step
             log = MetricsLog(
                 self.run_dir / "metrics.jsonl",
-                resume_step=self.step if resumed else None,
+                resume_step=self.step if last_ckpt is not None else None,
                 tensorboard=cfg.tensorboard,
                 enabled=main,
             )
-            last_ckpt = ck.latest_checkpoint(self.run_dir) if resumed else None
             last_log = self._loop(log)
-            if last_ckpt is None or self.step != self._step_of(last_ckpt):
+            if last_ckpt is None or self.step != start_step:
                 last_ckpt = self._checkpoint()
             log.close()
             return TrainResult(
@@ -173,12 +164,8 @@ class Trainer:
             D.teardown(self.info)
 
     # --- internals --------------------------------------------------------------------
-    @staticmethod
-    def _step_of(p: Path) -> int:
-        return int(p.name[len(ck.PREFIX) :])
-
-    def _start(self) -> bool:
-        """Prepare the run folder; restore the newest checkpoint if there is one."""
+    def _start(self) -> Path | None:
+        """Prepare the run folder; restore the newest checkpoint if there is one (returned)."""
         if self.info.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ck.remove_stale(self.run_dir)
@@ -188,14 +175,14 @@ class Trainer:
             rng.seed_all(self.cfg.seed + self.info.rank)
             if self.info.is_main:
                 write_json_atomic(self.run_dir / "config.json", self._config_dict)
-            return False
+            return None
         if not self.cfg.resume:
             raise ck.CheckpointError(
                 f"{self.run_dir} already holds checkpoints (newest {latest.name}); resume is "
                 "off: choose another run folder or turn resume on"
             )
         self._restore(latest)
-        return True
+        return latest
 
     def _restore(self, ckpt: Path) -> None:
         manifest = ck.read_manifest(ckpt)
@@ -221,14 +208,13 @@ class Trainer:
                 )
 
     def _check_config(self, ckpt: Path) -> None:
-        saved = _flat(json.loads((ckpt / "config.json").read_text()))
-        now = _flat(self._config_dict)
+        saved = json.loads((ckpt / "config.json").read_text())
         prefix = _train_prefix(self.run_config, self.cfg)
         skip = {prefix + f for f in RUN_CONTROL_FIELDS} if prefix is not None else set()
         diff = [
-            f"{k}: checkpoint {saved.get(k)!r} vs now {now.get(k)!r}"
-            for k in sorted(set(saved) | set(now))
-            if k not in skip and saved.get(k) != now.get(k)
+            f"{k}: checkpoint {a!r} vs now {b!r}"
+            for k, (a, b) in sorted(dict_diff(saved, self._config_dict).items())
+            if k not in skip
         ]
         if diff:
             raise ck.CheckpointError(
