@@ -152,3 +152,17 @@ def test_tensor_fast_path_yields_the_loader_batches():
         slow = iter(BatchStream(Plain(), 16, seed=5, rank=rank, world_size=2))
         for _ in range(20):  # 6 batches an epoch: crosses three epoch boundaries
             assert torch.equal(next(fast), next(slow))
+
+
+@pytest.mark.parametrize(("n", "world"), [(100, 1), (101, 2), (203, 3)])
+def test_epoch_order_is_distributed_samplers(n, world):
+    data = TensorData(torch.arange(n))
+    for rank in range(world):
+        stream = BatchStream(data, 4, seed=7, rank=rank, world_size=world)
+        ref = torch.utils.data.DistributedSampler(
+            data, num_replicas=world, rank=rank, shuffle=True, seed=7, drop_last=True
+        )
+        for epoch in range(3):
+            stream.epoch = epoch
+            ref.set_epoch(epoch)
+            assert stream._epoch_order().tolist() == list(ref)
