@@ -8,42 +8,17 @@ folder and moved into place with ``os.replace``, so a reader never sees a half-w
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import os
-import platform
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scorelab.io import save_figure_atomic, write_json_atomic, write_text_atomic
+from scorelab.machine import machine_info
 
 MISSING = "–"
-
-
-def machine_info(**extra: Any) -> dict[str, Any]:
-    """Where and when a benchmark ran: date, Python, torch/numpy versions, CPU count, threads."""
-    info: dict[str, Any] = {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    if hasattr(os, "sched_getaffinity"):
-        info["cpu_affinity"] = len(os.sched_getaffinity(0))
-    for mod in ("torch", "numpy", "scipy", "ot", "matplotlib"):
-        module = sys.modules.get(mod)
-        if module is not None:
-            info[f"{mod}_version"] = getattr(module, "__version__", "?")
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        info["torch_threads"] = torch.get_num_threads()
-        info["cuda_available"] = bool(torch.cuda.is_available())
-    info.update(extra)
-    return info
 
 
 def fmt(value: Any, spec: str = ".3g") -> str:

@@ -16,6 +16,7 @@ import torch
 
 from ..app import DemoSection, app_names, load_app
 from ..io import write_json_atomic, write_text_atomic
+from ..machine import machine_info
 
 
 @dataclass
@@ -44,26 +45,13 @@ def section_runners() -> dict[str, Any]:
     return runners
 
 
-def _machine() -> dict[str, Any]:
-    import os
-    import platform
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "cuda": torch.cuda.is_available(),
-    }
-
-
 def render(sections: dict[str, tuple[DemoSection, float]], total: float, quick: bool) -> str:
     """The report's markdown: an overview table, then each section with its figures."""
     lines = ["# scorelab demo report", ""]
     if quick:
         lines += ["**Quick smoke run: sizes are cut down, the numbers are not meaningful.**", ""]
     lines += [
-        f"Total {total:.0f} s on {_machine()['cpu_count']} CPU core(s), torch "
+        f"Total {total:.0f} s on {machine_info()['cpu_count']} CPU core(s), torch "
         f"{torch.__version__}. Every number below is in `results.json`.",
         "",
         "| section | seconds |",
@@ -96,7 +84,7 @@ def run(opts: DemoOptions) -> dict[str, Any]:
     results = {
         "quick": opts.quick,
         "seconds": total,
-        "machine": _machine(),
+        "machine": machine_info(),
         "sections": {
             n: {"title": s.title, "seconds": sec, "results": s.results}
             for n, (s, sec) in done.items()
