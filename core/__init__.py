@@ -4,57 +4,113 @@ The core imports no app and no heavy optional dependency (POT, matplotlib, torch
 are imported where they are used).
 """
 
-from . import distances, samplers, testing
+from . import (
+    distances,
+    distill,
+    editing,
+    fokker_planck,
+    guidance,
+    inverse,
+    inverse_smc,
+    multiplicative,
+    samplers,
+    smc,
+    stochastic_interpolant,
+    testing,
+)
 from .broadcast import append_dims, batch_time
+from .editing import code_edit, sdedit
+from .fokker_planck import FokkerPlanckRegularized, fp_residual, ode_sde_gap
 from .geometry import EUCLIDEAN, ZERO_COM, Euclidean, ZeroCoM
+from .guidance import Annealed, ClassifierFreeGuidance, ProductOfExperts
+from .inverse import LinearMeasurement, sample_dps
+from .inverse_smc import sample_posterior_smc
 from .likelihood import LikelihoodResult, log_likelihood
 from .losses import DSMLoss, FlowMatchingLoss
+from .multiplicative import GBM, MultiplicativeDSMLoss, sample_gbm
 from .parameterization import KINDS, Predictor, convert, from_x0_eps, predict, to_x0_eps
-from .paths import EDM, VE, VP, GaussianPath, Interpolant, SubVP, get_path
+from .paths import EDM, VE, VP, GaussianPath, Interpolant, MeanReverting, SubVP, get_path
 from .precond import EDMPrecond, edm_coefficients
-from .samplers import CountNFE, get_grid, get_sampler, sample
+from .samplers import (
+    CountNFE,
+    get_grid,
+    get_sampler,
+    sample,
+    sample_dmcmc,
+    sample_fkc,
+    sample_mrs,
+)
 from .state import Field, Spec, State
+from .stochastic_interpolant import StochasticInterpolant
 from .time_proposals import LogitNormalTime, LogNormalSigma, UniformTime
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Annealed",
+    "append_dims",
+    "batch_time",
+    "ClassifierFreeGuidance",
+    "code_edit",
+    "convert",
     "CountNFE",
-    "DSMLoss",
-    "FlowMatchingLoss",
-    "LikelihoodResult",
-    "LogNormalSigma",
-    "LogitNormalTime",
-    "UniformTime",
     "distances",
-    "get_grid",
-    "get_sampler",
-    "log_likelihood",
-    "sample",
-    "samplers",
-    "testing",
+    "distill",
+    "DSMLoss",
+    "editing",
     "EDM",
+    "edm_coefficients",
+    "EDMPrecond",
+    "Euclidean",
     "EUCLIDEAN",
+    "Field",
+    "FlowMatchingLoss",
+    "fokker_planck",
+    "FokkerPlanckRegularized",
+    "fp_residual",
+    "from_x0_eps",
+    "GaussianPath",
+    "GBM",
+    "get_grid",
+    "get_path",
+    "get_sampler",
+    "guidance",
+    "Interpolant",
+    "inverse",
+    "inverse_smc",
     "KINDS",
+    "LikelihoodResult",
+    "LinearMeasurement",
+    "log_likelihood",
+    "LogitNormalTime",
+    "LogNormalSigma",
+    "MeanReverting",
+    "multiplicative",
+    "MultiplicativeDSMLoss",
+    "ode_sde_gap",
+    "predict",
+    "Predictor",
+    "ProductOfExperts",
+    "sample",
+    "sample_dmcmc",
+    "sample_dps",
+    "sample_fkc",
+    "sample_gbm",
+    "sample_mrs",
+    "sample_posterior_smc",
+    "samplers",
+    "sdedit",
+    "smc",
+    "Spec",
+    "State",
+    "stochastic_interpolant",
+    "StochasticInterpolant",
+    "SubVP",
+    "testing",
+    "to_x0_eps",
+    "UniformTime",
     "VE",
     "VP",
     "ZERO_COM",
-    "EDMPrecond",
-    "Euclidean",
-    "Field",
-    "GaussianPath",
-    "Interpolant",
-    "Predictor",
-    "Spec",
-    "State",
-    "SubVP",
     "ZeroCoM",
-    "append_dims",
-    "batch_time",
-    "convert",
-    "edm_coefficients",
-    "from_x0_eps",
-    "get_path",
-    "predict",
-    "to_x0_eps",
 ]

@@ -46,7 +46,10 @@ def sliced_w2(x: Tensor, y: Tensor, n_proj: int = 256, seed: int = 0) -> float:
 
 def w2_empirical(x: Tensor, y: Tensor) -> float:
     """Exact empirical 2-Wasserstein distance by optimal transport (POT's EMD), uniform weights."""
-    import ot
+    try:
+        import ot
+    except ImportError as err:  # POT is an optional dependency
+        raise ImportError("w2_empirical needs POT: pip install 'scorelab[ot]'") from err
 
     xn, yn = x.double().cpu().numpy(), y.double().cpu().numpy()
     cost = ot.dist(xn, yn)  # squared Euclidean

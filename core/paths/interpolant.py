@@ -16,6 +16,14 @@ from torch import Tensor
 from .base import GaussianPath
 
 
+def interpolant_coefs(kind: str, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(a, b, a', b') of a x_data + b x_noise: linear (1 - t, t) or trig (cos, sin of pi t / 2)."""
+    if kind == "linear":
+        return 1 - t, t, -torch.ones_like(t), torch.ones_like(t)
+    h = 0.5 * math.pi
+    return torch.cos(h * t), torch.sin(h * t), -h * torch.sin(h * t), h * torch.cos(h * t)
+
+
 class Interpolant(GaussianPath):
     """Linear (a = 1 - t, b = t) or trigonometric (a = cos(pi t / 2), b = sin(pi t / 2)) path."""
 
@@ -33,10 +41,7 @@ class Interpolant(GaussianPath):
         self.name = kind if gamma == 0 else f"{kind}-si"
 
     def _ab(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        if self.kind == "linear":
-            return 1 - t, t, -torch.ones_like(t), torch.ones_like(t)
-        h = 0.5 * math.pi
-        return torch.cos(h * t), torch.sin(h * t), -h * torch.sin(h * t), h * torch.cos(h * t)
+        return interpolant_coefs(self.kind, t)
 
     def alpha(self, t: Tensor) -> Tensor:
         return self._ab(t)[0]

@@ -4,6 +4,12 @@ Every sampler is called as ``sampler(model, x, ts, path, *, mask=None, cond=None
 generator=None, noise_fn=None, callback=None, progress=False, **options)`` where ``x`` is
 the prior sample at ``ts[0]`` and ``ts`` a decreasing grid (see ``grids``). ``sample``
 draws the prior and builds the grid by name.
+
+The seed methods' samplers take more than that call and are exported here, not registered in
+``SAMPLERS``: ``sample_fkc`` (a composed target from ``scorelab.guidance``), ``sample_mrs`` (the
+condition ``mu`` of a mean-reverting path) and ``sample_dmcmc`` (a chain, a noise-level
+estimator and an inner solver) and ``sample_interpolant`` (velocity and score of a two-sided
+stochastic interpolant, whose base need not be Gaussian).
 """
 
 from __future__ import annotations
@@ -18,8 +24,12 @@ from ..state import MaskLike, PathLike, Spec, State
 from .adaptive import sample_adaptive
 from .base import CountNFE, check_grid
 from .ddim import sample_ancestral, sample_ddim
+from .dmcmc import DMCMCInfo, sample_dmcmc
 from .dpm_solver import sample_dpmpp_2m
+from .fkc import sample_fkc
 from .grids import GRIDS, get_grid, karras_grid, log_snr_grid, uniform_grid
+from .interpolant_sde import sample_interpolant
+from .mrs import sample_mrs, sample_shifted
 from .ode import sample_euler, sample_heun
 from .sde import langevin_step, sample_euler_maruyama, sample_pc, sample_reverse_diffusion
 
@@ -102,6 +112,7 @@ def sample(
 
 
 __all__ = [
+    "DMCMCInfo",
     "STOCHASTIC",
     "default_grid",
     "GRIDS",
@@ -118,11 +129,16 @@ __all__ = [
     "sample_adaptive",
     "sample_ancestral",
     "sample_ddim",
+    "sample_dmcmc",
     "sample_dpmpp_2m",
     "sample_euler",
     "sample_euler_maruyama",
+    "sample_fkc",
     "sample_heun",
+    "sample_interpolant",
+    "sample_mrs",
     "sample_pc",
     "sample_reverse_diffusion",
+    "sample_shifted",
     "uniform_grid",
 ]

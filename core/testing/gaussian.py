@@ -150,24 +150,43 @@ class GaussianMixture:
         """log p_t(x), exact."""
         return self._posterior(x, *self._times(x, t, path), need="logp")
 
+    def _flow_gain(self, path: GaussianPath, t: Tensor, s: Tensor) -> Tensor:
+        """Per-eigendirection gain (..., d) of the PF-ODE flow from t to s (single Gaussian)."""
+        if len(self.weights) != 1:
+            raise ValueError("the PF-ODE flow is closed-form for a single Gaussian only")
+        lam = self.lam[0]
+        (a_t, s_t), (a_s, s_s) = (
+            (path.alpha(u)[..., None], path.sigma(u)[..., None]) for u in (t, s)
+        )
+        return torch.sqrt(a_s**2 * lam + s_s**2) / torch.sqrt(a_t**2 * lam + s_t**2)
+
+    def flow_map(
+        self, path: GaussianPath, x: Tensor, t: float | Tensor, s: float | Tensor
+    ) -> Tensor:
+        """Exact PF-ODE flow map x_t -> x_s for a single Gaussian; t, s scalars or (n,).
+
+        For one Gaussian component the PF-ODE keeps (x_t - alpha_t mu) / sqrt(alpha_t^2 lam
+        + sigma_t^2) constant in each eigendirection, so the flow is affine in x.
+        """
+        x = x.to(self.means.dtype)
+        t, s = (torch.as_tensor(u, dtype=x.dtype).expand(x.shape[0]) for u in (t, s))
+        u, mu = self.U[0], self.means[0]
+        a_t, a_s = path.alpha(t)[:, None], path.alpha(s)[:, None]
+        return a_s * mu + (self._flow_gain(path, t, s) * ((x - a_t * mu) @ u)) @ u.T
+
     def ode_pushforward(
         self, path: GaussianPath, t_from: float, t_to: float, prior_std: float
     ) -> tuple[Tensor, Tensor]:
         """Exact law (mean, cov) of the PF-ODE solution from N(0, prior_std^2 I) at ``t_from``.
 
-        For one Gaussian component the PF-ODE keeps (x_t - alpha_t mu) / sqrt(alpha_t^2 lam
-        + sigma_t^2) constant in each eigendirection, so the flow is known in closed form;
-        this is the exact answer an ODE sampler converges to, prior mismatch included.
+        The pushforward of the prior through ``flow_map``: the exact answer an ODE sampler
+        converges to, prior mismatch included.
         """
-        if len(self.weights) != 1:
-            raise ValueError("ode_pushforward is closed-form for a single Gaussian only")
         tt = torch.tensor([t_from, t_to], dtype=self.means.dtype)
-        a, s = path.alpha(tt), path.sigma(tt)
-        lam, u, mu = self.lam[0], self.U[0], self.means[0]
-        r = torch.sqrt(a[1] ** 2 * lam + s[1] ** 2) / torch.sqrt(a[0] ** 2 * lam + s[0] ** 2)
-        mean = a[1] * mu - u @ (r * (u.T @ (a[0] * mu)))
-        cov = u @ torch.diag(r * r * prior_std**2) @ u.T
-        return mean, cov
+        r = self._flow_gain(path, tt[0], tt[1])
+        u = self.U[0]
+        mean = self.flow_map(path, torch.zeros(1, self.dim, dtype=self.means.dtype), t_from, t_to)
+        return mean[0], u @ torch.diag(r * r * prior_std**2) @ u.T
 
     def predictor(self, path: GaussianPath, prediction: str = "x0") -> Predictor:
         """The exact model as a ``Predictor`` of any kind, in the input's dtype."""

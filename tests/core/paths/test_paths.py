@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from scorelab import EDM, VE, VP, GaussianPath, Interpolant, SubVP, get_path
+from scorelab import EDM, VE, VP, GaussianPath, Interpolant, MeanReverting, SubVP, get_path
 from scorelab.paths import PATHS
 
 F64 = torch.float64
@@ -337,8 +337,9 @@ def test_prior_logp_matches_torch_normal(case: Case):
 
 
 def test_get_path_names_and_kwargs():
-    assert PATHS.names() == ["edm", "linear", "subvp", "trig", "ve", "vp"]
-    for name, cls in (("vp", VP), ("subvp", SubVP), ("ve", VE), ("edm", EDM)):
+    assert PATHS.names() == ["edm", "linear", "mean_reverting", "subvp", "trig", "ve", "vp"]
+    pairs = (("vp", VP), ("subvp", SubVP), ("ve", VE), ("edm", EDM))
+    for name, cls in pairs + (("mean_reverting", MeanReverting),):
         assert type(get_path(name)) is cls
     assert get_path("vp", beta_max=10.0).beta_max == 10.0
     lin = get_path("linear", gamma=0.5)
@@ -346,6 +347,7 @@ def test_get_path_names_and_kwargs():
     trig = get_path("trig")
     assert trig.kind == "trig" and trig.gamma == 0.0
     assert "beta_max=10.0" in repr(get_path("vp", beta_max=10.0))
+    assert get_path("mean_reverting", lambda_=0.5).prior_std() == 0.5
 
 
 def test_get_path_unknown_name_lists_known_ones():

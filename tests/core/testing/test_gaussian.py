@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from scorelab import EDM, KINDS, VE, VP, Interpolant, Spec, SubVP, convert, predict
-from scorelab.testing import GaussianMixture
+from scorelab.testing import GaussianMixture, affine_noisy_pushforward, affine_pushforward
 
 F64 = torch.float64
 
@@ -224,3 +224,34 @@ def test_bad_arguments_raise(weights, means, covs):
             torch.tensor(means, dtype=F64),
             torch.tensor(covs, dtype=F64),
         )
+
+
+def test_flow_map_is_the_pf_ode_flow_and_gives_ode_pushforward():
+    """flow_map composes (t -> u -> s equals t -> s), is the identity at s = t, and pushes the
+    prior to ode_pushforward's law; mixtures raise."""
+    g = GaussianMixture.random(3, 1, seed=2)
+    path = VP()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    t, u, s = torch.full((5,), 0.9), torch.full((5,), 0.4), torch.full((5,), 0.01)
+    two = g.flow_map(path, g.flow_map(path, x, t, u), u, s)
+    torch.testing.assert_close(two, g.flow_map(path, x, t, s))
+    torch.testing.assert_close(g.flow_map(path, x, t, t), x)
+    mean, cov = affine_pushforward(lambda p: g.flow_map(path, p, 1.0, 1e-3), 3, 1.0)
+    m2, c2 = g.ode_pushforward(path, 1.0, 1e-3, 1.0)
+    torch.testing.assert_close((mean, cov), (m2, c2))
+    with pytest.raises(ValueError, match="single Gaussian"):
+        GaussianMixture.ring().flow_map(path, x[:, :2], 1.0, 0.5)
+
+
+def test_affine_noisy_pushforward_recovers_a_known_affine_law():
+    """run(z, noise) = A z + B1 z1 + B2 z2 + c has law N(c, A A^T + B1 B1^T + B2 B2^T)."""
+    gen = torch.Generator().manual_seed(0)
+    a, b1, b2 = (torch.randn(2, 2, generator=gen, dtype=torch.float64) for _ in range(3))
+    c = torch.tensor([1.0, -2.0], dtype=torch.float64)
+
+    def run(z, noise_fn):
+        return z @ a.T + noise_fn(z) @ b1.T + noise_fn(z) @ b2.T + c
+
+    mean, cov = affine_noisy_pushforward(run, 2)
+    torch.testing.assert_close(mean, c)
+    torch.testing.assert_close(cov, a @ a.T + b1 @ b1.T + b2 @ b2.T)
