@@ -47,6 +47,7 @@ $(BENCH_STAMP): pyproject.toml constraints.txt $(PEERS)
 bench-core: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.core.samplers --out benchmarks/core/results
 	$(BENCH_VENV)/bin/python -m benchmarks.core.training --out benchmarks/core/results
+	$(BENCH_VENV)/bin/python -m benchmarks.core.methods --out benchmarks/core/results
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ from typing import Any
 from .app import App, app_names, load_app
 
 COMMANDS = ("train", "sample", "evaluate", "bench", "demo", "apps")
-CORE_BENCHMARKS = ("samplers", "training")
+CORE_BENCHMARKS = ("samplers", "training", "methods")
 
 
 def _usage() -> str:

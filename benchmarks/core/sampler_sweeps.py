@@ -25,10 +25,10 @@ from torch import Tensor
 from scorelab import EDM, VP
 from scorelab import samplers as S
 from scorelab.distances import gaussian_w2
-from scorelab.testing import affine_pushforward
+from scorelab.testing import affine_noisy_pushforward, affine_pushforward
 
 from . import sampler_peers as P
-from .sampler_targets import AFFINE_NOISY, DETERMINISTIC, F64, Target, affine_noisy_law
+from .sampler_targets import AFFINE_NOISY, DETERMINISTIC, F64, Target
 
 
 class Timed(S.CountNFE):
@@ -178,7 +178,10 @@ class Bench:
                 row["error_vs_ode"] = gaussian_w2(m, c, m_ode, c_ode)
                 row["error_kind"] = "exact W2"
             else:
-                m, c = affine_noisy_law(method.make(), exact, target.dim, std)
+                run = method.make()
+                m, c = affine_noisy_pushforward(
+                    lambda z, noise_fn: run(exact, std * z, None, noise_fn), target.dim
+                )
                 row["error_kind"] = "exact W2 (noise incl.)"
             row["error"] = gaussian_w2(m, c, marg.means[0], marg.covs[0])
         else:

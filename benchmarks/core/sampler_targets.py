@@ -3,16 +3,14 @@
 ``make_targets`` builds the four exact targets of ``benchmarks.core.samplers`` (an anisotropic
 Gaussian and a random Gaussian mixture, each in d = 2 and d = 64, float64), each a ``Target``
 that carries its sample count and the empirical W2 estimator used where no exact law is known
-(POT's exact W2 in d = 2, the sliced W2 in d = 64). ``affine_noisy_law`` gives the exact
-(mean, cov) output law of a sampler that is affine in the prior draw and its injected noise;
-``DETERMINISTIC`` and ``AFFINE_NOISY`` name the samplers whose law is obtained that way.
+(POT's exact W2 in d = 2, the sliced W2 in d = 64). ``DETERMINISTIC`` and ``AFFINE_NOISY``
+name the samplers whose exact output law ``scorelab.testing.affine_pushforward`` /
+``affine_noisy_pushforward`` give (affine in the prior draw, and in the injected noise).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -72,42 +70,3 @@ def make_targets(quick: bool) -> list[Target]:
         Target("gmm8-2d", GaussianMixture.random(2, 8, seed=3), n2),
         Target("gmm4-64d", GaussianMixture.random(64, 4, seed=4), n64),
     ]
-
-
-# --- exact output laws ----------------------------------------------------------------------
-def affine_noisy_law(
-    run: Callable, model: Any, dim: int, prior_std: float
-) -> tuple[Tensor, Tensor]:
-    """Exact (mean, cov) of a sampler affine in (x_T, z_1, ..., z_K), x_T ~ N(0, prior_std^2 I).
-
-    One call with a batch of 1 + d (K + 1) rows: row 0 all zeros, the next d rows put the
-    basis vectors in x_T, and block k (d rows) gets them as the k-th noise draw through
-    ``noise_fn``. Row differences to row 0 are the columns of the affine maps.
-    """
-    draws = 0
-
-    def count(like: Tensor) -> Tensor:  # a dry run to count the noise draws
-        nonlocal draws
-        draws += 1
-        return torch.zeros_like(like)
-
-    run(model, torch.zeros(1, dim, dtype=F64), None, count)
-    k, eye, seen = draws, torch.eye(dim, dtype=F64), 0
-    x = torch.zeros(1 + dim * (k + 1), dim, dtype=F64)
-    x[1 : 1 + dim] = eye
-
-    def basis(like: Tensor) -> Tensor:
-        nonlocal seen
-        z = torch.zeros_like(like)
-        lo = 1 + dim * (seen + 1)
-        z[lo : lo + dim] = eye
-        seen += 1
-        return z
-
-    out = run(model, x, None, basis)
-    if seen != k:
-        raise RuntimeError(f"noise draws changed between calls ({k} then {seen})")
-    b = out[0]
-    cols = out[1:] - b  # image of each basis vector, one per row
-    a, noise = cols[:dim], cols[dim:]
-    return b, prior_std**2 * a.T @ a + noise.T @ noise

@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scorelab import samplers as S
+from scorelab.benchmarks.core.methods import TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +77,27 @@ def test_quick_training_benchmark(tmp_path):
     for r in data["engine_vs_plain"]:
         assert r["plain_steps_per_s"] > 0 and r["engine_steps_per_s"] > 0
     assert "Engine vs plain PyTorch loop" in (tmp_path / "training.md").read_text()
+
+
+@pytest.mark.parametrize("topic", list(TOPICS))
+def test_quick_methods_benchmark(tmp_path, topic):
+    """Each seed-method topic runs end to end and writes contract rows with finite errors."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.core.methods", "--quick", "--only", topic]
+        + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:] + proc.stdout[-4000:]
+    data = json.loads((tmp_path / "methods.json").read_text())
+    assert data["topics"][topic]["error"] is None
+    rows = data["rows"]
+    assert rows and all(r["topic"] == topic for r in rows)
+    for r in rows:
+        assert math.isfinite(r["error"]) and r["error"] >= 0, r
+        assert r["metric"] and r["method"] and r["problem"], r
+        if r["nfe"] is not None:
+            assert r["nfe"] > 0, r
+    assert TOPICS[topic][1] in (tmp_path / "methods.md").read_text()

@@ -88,6 +88,6 @@ def test_bench_targets(capsys):
     assert main(["bench", "toy"]) == 2
     assert "has no benchmarks" in capsys.readouterr().err
     assert main(["bench", "core", "nope"]) == 1
-    assert "unknown benchmark 'nope' for core; known: ['samplers', 'training']" in (
+    assert "unknown benchmark 'nope' for core; known: ['samplers', 'training', 'methods']" in (
         capsys.readouterr().err
     )
