@@ -17,6 +17,13 @@ def check_finite(x: Tensor, name: str) -> Tensor:
     return x
 
 
+def check_int(value: int, name: str, lo: int = 1) -> int:
+    """Raise a ValueError naming ``name`` unless ``value`` is an integer >= ``lo`` (not a bool)."""
+    if isinstance(value, bool) or int(value) != value or value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
 def check_rank(x: Tensor, min_ndim: int, name: str) -> Tensor:
     """Raise a ValueError if ``x`` has fewer than ``min_ndim`` dims."""
     if x.ndim < min_ndim:

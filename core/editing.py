@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checks import check_finite
+from .checks import check_finite, check_int
 from .parameterization import predict
 from .paths.base import GaussianPath
 from .samplers import CountNFE, default_grid, get_grid, get_sampler
@@ -69,11 +69,6 @@ def _check_input(model: Any, x: Tensor, path: GaussianPath, t0: float) -> float:
     return t0
 
 
-def _check_steps(name: str, v: int, lo: int) -> None:
-    if isinstance(v, bool) or int(v) != v or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-
-
 def sdedit(
     model: Any,
     x: Tensor,
@@ -93,7 +88,7 @@ def sdedit(
     ``options`` go to the sampler. Returns edits shaped like ``x``.
     """
     t0 = _check_input(model, x, path, t0)
-    _check_steps("steps", steps, 1)
+    check_int(steps, "steps", 1)
     fn = get_sampler(sampler)
     ts = get_grid(grid or default_grid(sampler), path, steps, t_min=path.t_min, t_max=t0)
     tt = torch.full((x.shape[0],), t0, dtype=x.dtype, device=x.device)
@@ -169,8 +164,8 @@ def code_edit(
     inversion). Encoding and decoding share the ``grid`` of ``ode_steps`` steps.
     """
     t0 = _check_input(model, x, path, t0)
-    _check_steps("ode_steps", ode_steps, 1)
-    _check_steps("langevin_steps", langevin_steps, 0)
+    check_int(ode_steps, "ode_steps", 1)
+    check_int(langevin_steps, "langevin_steps", 0)
     if not (eta > 0):  # also rejects NaN
         raise ValueError(f"eta must be positive (inf turns clipping off), got {eta}")
     if not (step_size > 0 and math.isfinite(step_size)):

@@ -147,13 +147,7 @@ class FokkerPlanckRegularized:
     ) -> None:
         if not (math.isfinite(weight) and weight >= 0):
             raise ValueError(f"weight must be finite and >= 0, got {weight}")
-        lo = path.t_min if t_lo is None else t_lo
-        hi = path.t_max if t_hi is None else t_hi
-        if not path.t_min <= lo < hi <= path.t_max:
-            raise ValueError(
-                f"need {path.t_min} <= t_lo < t_hi <= {path.t_max} (the path's range), "
-                f"got {lo}, {hi}"
-            )
+        lo, hi = path.time_range(t_lo, t_hi)
         if divergence not in DIVERGENCES:
             raise ValueError(f"unknown divergence {divergence!r}; known: {', '.join(DIVERGENCES)}")
         if time_derivative not in TIME_DERIVATIVES:

@@ -49,6 +49,19 @@ class GaussianPath:
         """Time derivative of sigma."""
         raise NotImplementedError
 
+    def time_range(
+        self, t_lo: float | None = None, t_hi: float | None = None
+    ) -> tuple[float, float]:
+        """A sub-interval [t_lo, t_hi] of [t_min, t_max] (each end defaults to the path's)."""
+        lo = self.t_min if t_lo is None else t_lo
+        hi = self.t_max if t_hi is None else t_hi
+        if not self.t_min <= lo < hi <= self.t_max:
+            raise ValueError(
+                f"need {self.t_min} <= t_lo < t_hi <= {self.t_max} (the path's range), "
+                f"got {lo}, {hi}"
+            )
+        return float(lo), float(hi)
+
     def prior_std(self) -> float:
         """Std of the isotropic Gaussian prior at ``t_max`` (sigma(t_max) by default)."""
         return float(self.sigma(torch.tensor(self.t_max, dtype=torch.float64)))

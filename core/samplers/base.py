@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,15 @@ def prepare(path: PathLike, x: State, mask: MaskLike, ts: Tensor) -> tuple[Spec,
     return spec, check_grid(ts, first(x))
 
 
+def step_range(n: int, progress: bool) -> Iterable[int]:
+    """range(n), behind a tqdm "sampling" bar when ``progress``."""
+    if not progress:
+        return range(n)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n), desc="sampling", unit="step")
+
+
 def run(
     step: Step,
     model: Any,
@@ -85,15 +94,10 @@ def run(
     spec, ts = prepare(path, x, mask, ts)
     ctx = Context(model, spec, dict(cond or {}), generator, noise_fn)
     n = ts.numel() - 1
-    steps = range(n)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="sampling", unit="step")
     # no autograd graph across steps (a model wrapper that needs gradients, e.g. guidance,
     # opens its own torch.enable_grad() block)
     with torch.no_grad():
-        for i in steps:
+        for i in step_range(n, progress):
             x = step(ctx, x, ts[i], ts[i + 1], i == n - 1)
             if callback is not None:
                 callback({"i": i, "t": ts[i], "t_next": ts[i + 1], "x": x})
@@ -118,4 +122,12 @@ class CountNFE(torch.nn.Module):
         return self.model(x, t, **cond)
 
 
-__all__ = ["Context", "CountNFE", "check_grid", "prepare", "run", "sigma_is_zero"]
+__all__ = [
+    "Context",
+    "CountNFE",
+    "check_grid",
+    "prepare",
+    "run",
+    "sigma_is_zero",
+    "step_range",
+]

@@ -53,7 +53,7 @@ import torch
 from torch import Tensor
 
 from ..broadcast import append_dims
-from ..checks import check_finite
+from ..checks import check_finite, check_int
 from ..parameterization import predict
 from ..paths.base import GaussianPath
 from ..state import Spec
@@ -177,8 +177,7 @@ def sample_dmcmc(
         ("solver_steps", solver_steps, 1),
         ("levels", levels, 1),
     ):
-        if isinstance(v, bool) or int(v) != v or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        check_int(v, name, lo)
     if not step_size > 0 or not torch.isfinite(torch.tensor(float(step_size))):
         raise ValueError(f"step_size must be positive and finite, got {step_size}")
     if select not in SELECT:

@@ -38,7 +38,7 @@ from torch import Tensor
 from ..parameterization import from_x0_eps, predict
 from ..paths.base import GaussianPath
 from ..state import Spec
-from .base import Callback, check_grid
+from .base import Callback, check_grid, step_range
 
 VectorField = Callable[[Tensor, Tensor], Tensor]
 Eps = float | Callable[[Tensor], Tensor | float]
@@ -121,13 +121,8 @@ def sample_interpolant(
     ts = check_grid(ts, x)
     fields = _fields(velocity, score, path, x)
     n = ts.numel() - 1
-    steps = range(n)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc="sampling", unit="step")
     with torch.no_grad():
-        for i in steps:
+        for i in step_range(n, progress):
             t, t_next = ts[i], ts[i + 1]
             dt, e = t_next - t, _eps_at(eps, t)
             if method == "heun" and e > 0:

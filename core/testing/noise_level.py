@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..checks import check_int
 from ..paths.base import GaussianPath
 from .gaussian import GaussianMixture
 
@@ -47,15 +48,8 @@ class ExactNoiseLevel:
     ) -> None:
         if estimate not in ESTIMATES:
             raise ValueError(f"unknown estimate {estimate!r}; known: {', '.join(ESTIMATES)}")
-        if int(levels) != levels or levels < 2:
-            raise ValueError(f"levels must be an integer >= 2, got {levels}")
-        lo = path.t_min if t_lo is None else t_lo
-        hi = path.t_max if t_hi is None else t_hi
-        if not path.t_min <= lo < hi <= path.t_max:
-            raise ValueError(
-                f"need t_min <= t_lo < t_hi <= t_max of the path, got [{lo}, {hi}] "
-                f"on [{path.t_min}, {path.t_max}]"
-            )
+        check_int(levels, "levels", 2)
+        lo, hi = path.time_range(t_lo, t_hi)
         self.target, self.path, self.estimate = target, path, estimate
         self.generator, self.chunk = generator, int(chunk)
         self.times = torch.linspace(lo, hi, int(levels), dtype=target.means.dtype)
