@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,13 @@ from scorelab.io import save_figure_atomic, write_json_atomic, write_text_atomic
 from scorelab.machine import machine_info
 
 MISSING = "–"
+
+
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``fn(*args, **kwargs)`` and its wall time in seconds (``time.perf_counter``)."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
 
 
 def fmt(value: Any, spec: str = ".3g") -> str:
@@ -121,6 +129,7 @@ __all__ = [
     "machine_info",
     "markdown_table",
     "save_figure_atomic",
+    "timed",
     "write_json_atomic",
     "write_text_atomic",
 ]

@@ -33,13 +33,9 @@ from scorelab.samplers import sample_euler, sample_heun
 from scorelab.testing import GaussianMixture
 from scorelab.time_proposals import LogNormalSigma
 
+from ..harness import timed
+
 STEPS = (1, 2, 4)
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def _problems() -> dict[str, GaussianMixture]:
@@ -54,7 +50,7 @@ def _train_ctm(target: GaussianMixture, path: EDM, steps: int, seed: int):
     def data(n, g):
         return target.sample(n, g).float()
 
-    (ema, _), wall = _timed(
+    (ema, _), wall = timed(
         lambda: distill_ctm(
             student,
             loss,
@@ -89,7 +85,7 @@ def _train_sid(teacher: EDMPrecond, path: EDM, steps: int, seed: int):
     torch.manual_seed(seed)
     levels = ramp_levels(torch.linspace(0, 1, 4, dtype=torch.float64), SIGMA_INIT, 0.1)
     gen_net, fakes = sid_init_from_teacher(teacher, stages=4)
-    (gen, _), wall = _timed(
+    (gen, _), wall = timed(
         lambda: distill_sid(
             teacher,
             path,

@@ -8,8 +8,6 @@ snr 0.16, 2 NFE/step) whose W2 is within 1.2x the target-vs-target floor.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 import scorelab as sl
@@ -19,21 +17,21 @@ from scorelab.samplers.dmcmc import sample_dmcmc
 from scorelab.testing import GaussianMixture
 from scorelab.testing.noise_level import ExactNoiseLevel
 
+from ..harness import timed
+
 
 def _pc(model, path, n, steps):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, 2, generator=g, dtype=torch.float64)
-    t0 = time.perf_counter()
-    out = S.sample_pc(model, x, S.get_grid("uniform", path, steps), path, generator=g)
-    return out, time.perf_counter() - t0
+    return timed(S.sample_pc, model, x, S.get_grid("uniform", path, steps), path, generator=g)
 
 
 def _dmcmc(model, target, path, n, chains, k, steps, burn):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(chains, 2, generator=g, dtype=torch.float64)
     est = ExactNoiseLevel(target, path, estimate="mean", levels=256)
-    t0 = time.perf_counter()
-    out, info = sample_dmcmc(
+    (out, info), wall = timed(
+        sample_dmcmc,
         model,
         x,
         path,
@@ -47,7 +45,7 @@ def _dmcmc(model, target, path, n, chains, k, steps, burn):
         generator=g,
         return_info=True,
     )
-    return out, info, time.perf_counter() - t0
+    return out, info, wall
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -10,8 +10,6 @@ Exactness: W2 between the moments of 20,000 SDEdit edits of one input (Euler-Mar
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 import scorelab as sl
@@ -19,13 +17,9 @@ from scorelab.distances import gaussian_w2
 from scorelab.editing import code_edit, sdedit
 from scorelab.testing import GaussianMixture, sdedit_law
 
+from ..harness import timed
+
 F64 = torch.float64
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -41,10 +35,8 @@ def run(quick: bool = False) -> list[dict]:
     nll_in = float(-target.log_prob(x).mean())
     rows = []
     for t0 in (0.2, 0.5) if quick else (0.2, 0.35, 0.5):
-        (s, si), ws = _timed(
-            lambda t0=t0: sdedit(model, x, path, t0, generator=g, return_info=True)
-        )
-        (c, ci), wc = _timed(
+        (s, si), ws = timed(lambda t0=t0: sdedit(model, x, path, t0, generator=g, return_info=True))
+        (c, ci), wc = timed(
             lambda t0=t0: code_edit(
                 model,
                 x,
@@ -90,8 +82,8 @@ def run(quick: bool = False) -> list[dict]:
     def w2(out):
         return gaussian_w2(out.mean(0), torch.cov(out.T), mean, cov)
 
-    e, we = _timed(lambda: sdedit(gm, xs, path, 0.5, steps=100, generator=g))
-    o, wo = _timed(lambda: sdedit(gm, xs, path, 0.5, sampler="heun", steps=50, generator=g))
+    e, we = timed(lambda: sdedit(gm, xs, path, 0.5, steps=100, generator=g))
+    o, wo = timed(lambda: sdedit(gm, xs, path, 0.5, sampler="heun", steps=50, generator=g))
     rows.append(
         {
             "method": "sdedit t0=0.5 (Euler-Maruyama 100)",

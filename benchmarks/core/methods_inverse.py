@@ -22,9 +22,6 @@ Run alone: ``python -m benchmarks.core.methods_inverse [--quick]``.
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import torch
 
 from scorelab.distances import w2_empirical
@@ -34,6 +31,8 @@ from scorelab.paths.vp import VP
 from scorelab.samplers.grids import get_grid
 from scorelab.testing import GaussianMixture
 from scorelab.testing.posterior import linear_gaussian_posterior
+
+from ..harness import timed
 
 F64 = torch.float64
 PATH = VP()
@@ -65,12 +64,6 @@ def _problems() -> list[tuple[str, GaussianMixture, LinearMeasurement]]:
     ]
 
 
-def _timed(fn, *args, **kw) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t0
-
-
 def _prior_draw(n: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Generator]:
     gen = torch.Generator().manual_seed(seed)
     return PATH.prior_sample((n, dim), gen, dtype=F64), gen
@@ -81,14 +74,14 @@ def _dps(prior, meas, n, steps, setting, seed=1):
     ts = get_grid("uniform", PATH, steps)
     scale, zeta = setting
     model = prior.predictor(PATH, "x0")
-    return _timed(sample_dps, model, x, ts, PATH, meas, zeta=zeta, scale=scale, generator=gen)
+    return timed(sample_dps, model, x, ts, PATH, meas, zeta=zeta, scale=scale, generator=gen)
 
 
 def _smc(prior, meas, n, steps, seed=1, **kw):
     x, gen = _prior_draw(n, prior.dim, seed)
     ts = get_grid("uniform", PATH, steps)
     model = prior.predictor(PATH, "x0")
-    return _timed(sample_posterior_smc, model, x, ts, PATH, meas, generator=gen, **kw)
+    return timed(sample_posterior_smc, model, x, ts, PATH, meas, generator=gen, **kw)
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -17,7 +17,6 @@ Run alone: ``python -m benchmarks.core.methods_mrs [--quick]``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
@@ -28,6 +27,8 @@ from scorelab.multiplicative import GBM, sample_gbm
 from scorelab.paths.mean_reverting import MeanReverting
 from scorelab.samplers.mrs import sample_mrs, sample_shifted
 from scorelab.testing import GaussianMixture, affine_noisy_pushforward
+
+from ..harness import timed
 
 F64 = torch.float64
 PATH = MeanReverting(0.5, "cosine")
@@ -44,12 +45,6 @@ class XModel(torch.nn.Module):
         self.calls += 1
         out = self.inner(x - mu, t)
         return out + mu if self.prediction == "x0" else out
-
-
-def timed(fn, *args, **kw) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t0
 
 
 def _mrs_kw(solver: str) -> dict[str, Any]:

@@ -143,6 +143,27 @@ def _t_of_alphas_cumprod(path: Any, ac: Tensor) -> Tensor:
     return path.t_from_log_snr(0.5 * torch.log(ac / (1 - ac)))
 
 
+def _diffusers_runners(
+    scheduler: Callable[[], Any], ts: Tensor, **step_kw: Any
+) -> Callable[[], Runner]:
+    """A factory of runners: each takes a fresh scheduler through its timesteps with an eps
+    model evaluated at our times ``ts`` (``step_kw`` go to ``scheduler.step``)."""
+
+    def make() -> Runner:
+        sched = scheduler()
+
+        def run(model, x, generator=None, noise_fn=None):
+            tt = ts.to(x.dtype)
+            for i, step_t in enumerate(sched.timesteps):
+                eps = model(x, tt[i].expand(x.shape[0]))
+                x = sched.step(eps, step_t, x, **step_kw).prev_sample
+            return x
+
+        return run
+
+    return make
+
+
 def diffusers_dpmpp_2m(peer: Peer, path: Any, steps: int) -> tuple[Tensor, Callable[[], Runner]]:
     """DPMSolverMultistepScheduler: 2M, dpmsolver++ (data prediction), midpoint, eps model.
 
@@ -172,19 +193,7 @@ def diffusers_dpmpp_2m(peer: Peer, path: Any, steps: int) -> tuple[Tensor, Calla
     # its sigmas are sqrt((1 - ac) / ac) at the timesteps, in float32: use them as they are
     ts = path.t_from_sigma_ratio(scheduler().sigmas.double())
 
-    def make() -> Runner:
-        sched = scheduler()
-
-        def run(model, x, generator=None, noise_fn=None):
-            tt = ts.to(x.dtype)
-            for i, step_t in enumerate(sched.timesteps):
-                eps = model(x, tt[i].expand(x.shape[0]))
-                x = sched.step(eps, step_t, x).prev_sample
-            return x
-
-        return run
-
-    return ts, make
+    return ts, _diffusers_runners(scheduler, ts)
 
 
 def diffusers_ddim(peer: Peer, path: Any, steps: int) -> tuple[Tensor, Callable[[], Runner]]:
@@ -220,19 +229,7 @@ def diffusers_ddim(peer: Peer, path: Any, steps: int) -> tuple[Tensor, Callable[
     final = torch.as_tensor(sched.final_alpha_cumprod, dtype=torch.float64).reshape(1)
     ts = _t_of_alphas_cumprod(path, torch.cat([ac[levels], final]))
 
-    def make() -> Runner:
-        s = scheduler()
-
-        def run(model, x, generator=None, noise_fn=None):
-            tt = ts.to(x.dtype)
-            for i, step_t in enumerate(s.timesteps):
-                eps = model(x, tt[i].expand(x.shape[0]))
-                x = s.step(eps, step_t, x, eta=0.0).prev_sample
-            return x
-
-        return run
-
-    return ts, make
+    return ts, _diffusers_runners(scheduler, ts, eta=0.0)
 
 
 # --- k-diffusion ----------------------------------------------------------------------------
