@@ -42,7 +42,7 @@ from .samplers import (
 )
 from .state import Field, Spec, State
 from .stochastic_interpolant import StochasticInterpolant
-from .time_proposals import LogitNormalTime, LogNormalSigma, UniformTime
+from .time_proposals import LogitNormalTime, LogLogisticSigma, LogNormalSigma, UniformTime
 
 __version__ = "0.1.0"
 
@@ -83,6 +83,7 @@ __all__ = [
     "LinearMeasurement",
     "log_likelihood",
     "LogitNormalTime",
+    "LogLogisticSigma",
     "LogNormalSigma",
     "MeanReverting",
     "multiplicative",

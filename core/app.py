@@ -1,4 +1,4 @@
-"""What an app gives the CLI: its config, train/sample/evaluate, benchmarks and demo section.
+"""What an app gives the CLI: config, train/sample/evaluate, a data command, benchmarks, demo.
 
 Apps register under the entry-point group ``scorelab.apps`` (see pyproject.toml), so the
 CLI lists them without importing them and imports one only when it is asked for:
@@ -78,6 +78,10 @@ class App:
     """modules with ``main(argv)`` run by ``scorelab bench APP``"""
     demo: Callable[[Path, bool], DemoSection] | None = None
     """``demo(out_dir, quick)``: this app's section of ``scorelab demo``"""
+    data: Callable[[Any], Path] | None = None
+    """``scorelab data APP``: generate or convert a dataset, given ``data_options``"""
+    data_options: type | None = None
+    """the dataclass of ``scorelab data APP``'s options"""
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:

@@ -4,6 +4,7 @@
     scorelab train toy --config runs/toy/config.json --train.steps 6000   # a saved config
     scorelab sample toy --checkpoint runs/toy --n 5000 --sampler dpmpp_2m --steps 20
     scorelab evaluate toy --checkpoint runs/toy
+    scorelab data policies --env pointmaze_medium --out data/play.npz   # an app's dataset tool
     scorelab bench core training --quick
     scorelab demo --out runs/demo
 
@@ -21,14 +22,14 @@ from typing import Any
 
 from .app import App, app_names, load_app
 
-COMMANDS = ("train", "sample", "evaluate", "bench", "demo", "apps")
+COMMANDS = ("train", "sample", "evaluate", "data", "bench", "demo", "apps")
 CORE_BENCHMARKS = ("samplers", "training", "methods")
 
 
 def _usage() -> str:
     apps = ", ".join(app_names()) or "(none registered)"
     return (
-        "usage: scorelab {train,sample,evaluate} APP [options]\n"
+        "usage: scorelab {train,sample,evaluate,data} APP [options]\n"
         "       scorelab bench {core,APP} [BENCHMARK] [options]\n"
         "       scorelab demo [--out DIR] [--quick]\n"
         "       scorelab apps\n\n"
@@ -71,7 +72,9 @@ def _options(cls: type, app: App, command: str, args: Sequence[str]) -> Any:
     import tyro
 
     prog = f"scorelab {command} {app.name}"
-    return tyro.cli(cls, args=list(args), prog=prog, use_underscores=True)
+    return tyro.cli(
+        cls, args=list(args), prog=prog, use_underscores=True, config=(tyro.conf.FlagConversionOff,)
+    )
 
 
 def _bench(target: str, args: list[str]) -> int:
@@ -127,6 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise KeyError(f"app {app.name!r} does not sample")
             out = app.sample(_options(app.sample_options, app, command, rest))
             print(f"samples written to {out}")
+        elif command == "data":
+            if app.data is None or app.data_options is None:
+                raise KeyError(f"app {app.name!r} has no data command")
+            out = app.data(_options(app.data_options, app, command, rest))
+            print(f"dataset written to {out}")
         else:
             if app.evaluate is None:
                 raise KeyError(f"app {app.name!r} has no evaluation")

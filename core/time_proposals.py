@@ -7,6 +7,7 @@ Any callable with that signature can stand in for these classes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import torch
@@ -105,19 +106,62 @@ class LogitNormalTime(TimeProposal):
         return lo + (hi - lo) * torch.sigmoid(self.mean + self.std * torch.randn(n, **kw))
 
 
+@dataclass(frozen=True, repr=False)
+class LogLogisticSigma(TimeProposal):
+    """BESO's proposal (Reuss et al. 2023): ln(sigma/alpha) ~ Logistic(loc, scale), truncated.
+
+    ``loc`` defaults to ln 0.5 (EDM's sigma_data). The draw is an inverse-CDF sample
+    restricted to ``[sigma_min, sigma_max]`` (defaults: the path's noise-level range), so
+    nothing piles up at the bounds; the noise level is mapped to a time with
+    ``path.t_from_sigma_ratio``.
+    """
+
+    loc: float = math.log(0.5)
+    scale: float = 0.5
+    sigma_min: float | None = None
+    sigma_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.scale <= 0:
+            raise ValueError(f"scale must be > 0, got {self.scale}")
+        lo, hi = self.sigma_min, self.sigma_max
+        if (lo is not None and lo <= 0) or (lo is not None and hi is not None and lo >= hi):
+            raise ValueError(f"need 0 < sigma_min < sigma_max, got {lo}, {hi}")
+
+    def cdf(self, sigma: Tensor) -> Tensor:
+        """The untruncated CDF of sigma."""
+        return torch.sigmoid((torch.log(sigma) - self.loc) / self.scale)
+
+    def _times(self, n: int, path: GaussianPath, kw: dict) -> Tensor:
+        ends = torch.tensor([path.t_min, path.t_max], dtype=torch.float64)
+        ratio = path.sigma(ends) / path.alpha(ends)
+        lo = float(ratio[0]) if self.sigma_min is None else self.sigma_min
+        hi = float(ratio[1]) if self.sigma_max is None else self.sigma_max
+        if math.isinf(hi):  # a noise-only endpoint: the untruncated upper tail
+            hi = math.exp(self.loc + 40 * self.scale)
+        c_lo, c_hi = self.cdf(torch.tensor(lo)), self.cdf(torch.tensor(hi))
+        u = c_lo + (c_hi - c_lo) * torch.rand(n, dtype=torch.float64, generator=kw["generator"])
+        u = u.to(kw["device"]) if kw["device"] is not None else u
+        log_sigma = self.loc + self.scale * torch.logit(u.clamp(1e-12, 1 - 1e-12))
+        t = path.t_from_sigma_ratio(torch.exp(log_sigma)).to(kw["dtype"])
+        return t.clamp(min=path.t_min, max=path.t_max)
+
+
 TIME_PROPOSALS: Registry[type] = Registry("time proposal")
 TIME_PROPOSALS.register("uniform")(UniformTime)
 TIME_PROPOSALS.register("lognormal")(LogNormalSigma)
+TIME_PROPOSALS.register("loglogistic")(LogLogisticSigma)
 TIME_PROPOSALS.register("logit_normal")(LogitNormalTime)
 
 
 def get_time_proposal(name: str, **kwargs) -> TimeProposal:
-    """Build a time proposal by name: uniform, lognormal, logit_normal (kwargs to the class)."""
+    """Build a time proposal by name: uniform, lognormal, loglogistic, logit_normal (kwargs)."""
     return TIME_PROPOSALS.get(name)(**kwargs)
 
 
 __all__ = [
     "TIME_PROPOSALS",
+    "LogLogisticSigma",
     "LogNormalSigma",
     "LogitNormalTime",
     "TimeProposal",

@@ -30,11 +30,13 @@ def test_apps_are_registered_and_imported_lazily():
 def test_usage_and_unknown_command(capsys):
     assert main([]) == 2
     assert main(["--help"]) == 0
-    assert "scorelab {train,sample,evaluate} APP" in capsys.readouterr().out
+    assert "scorelab {train,sample,evaluate,data} APP" in capsys.readouterr().out
     assert main(["fly", "toy"]) == 1
     assert "unknown command 'fly'" in capsys.readouterr().err
     assert main(["train", "nope"]) == 1
     assert "unknown app 'nope'" in capsys.readouterr().err
+    assert main(["data", "toy"]) == 1  # an app without a data command says so
+    assert "app 'toy' has no data command" in capsys.readouterr().err
 
 
 def test_train_sample_evaluate_round_trip(tmp_path, capsys):
@@ -81,7 +83,8 @@ def test_console_script():
     exe = str(exe) if exe.exists() else shutil.which("scorelab")
     assert exe, "the scorelab console script is not installed"
     out = subprocess.run([exe, "apps"], capture_output=True, text=True)
-    assert out.returncode == 0 and out.stdout.startswith("toy")
+    assert out.returncode == 0
+    assert {line.split()[0] for line in out.stdout.splitlines()} >= {"policies", "toy"}
 
 
 def test_bench_targets(capsys):

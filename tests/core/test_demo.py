@@ -12,7 +12,7 @@ from scorelab.demo import DemoOptions, run
 
 def test_quick_demo_writes_report_json_and_figures(tmp_path):
     results = run(DemoOptions(out=tmp_path, quick=True, threads=1))
-    assert set(results["sections"]) == {"core", "toy"}
+    assert set(results["sections"]) == {"core", "policies", "toy"}
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("# scorelab demo report") and "Quick smoke run" in report
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
@@ -28,6 +28,9 @@ def test_quick_demo_writes_report_json_and_figures(tmp_path):
     assert toy["gmm"]["exact_nll"]["nll_per_dim"] == pytest.approx(
         toy["gmm"]["exact_nll"]["true_nll_per_dim"], abs=1e-3
     )
+    policies = on_disk["sections"]["policies"]["results"]
+    assert policies["scripted expert"]["success"] == 1.0  # the quick run's numbers mean little
+    assert policies["BESO, 3 DDIM steps"]["nfe_per_call"] == 3
 
 
 def test_unknown_section(tmp_path):

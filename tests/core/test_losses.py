@@ -210,7 +210,7 @@ def test_errors_name_the_problem():
     path = VP()
     with pytest.raises(ValueError, match="edm, likelihood, sigma2"):
         DSMLoss(path, weighting="snr")
-    with pytest.raises(ValueError, match="logit_normal, lognormal, uniform"):
+    with pytest.raises(ValueError, match="logit_normal, loglogistic, lognormal, uniform"):
         FlowMatchingLoss(path, time_proposal="cosine")
     bad = data(8)
     bad[3, 1] = float("nan")

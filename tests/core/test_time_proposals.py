@@ -9,6 +9,7 @@ from scorelab import EDM, VP, Interpolant
 from scorelab.time_proposals import (
     TIME_PROPOSALS,
     LogitNormalTime,
+    LogLogisticSigma,
     LogNormalSigma,
     UniformTime,
     get_time_proposal,
@@ -22,7 +23,9 @@ def gen(seed: int = 0) -> torch.Generator:
 
 
 @pytest.mark.parametrize("path", [VP(), EDM(), Interpolant("linear")])
-@pytest.mark.parametrize("proposal", [UniformTime(), LogNormalSigma(), LogitNormalTime()])
+@pytest.mark.parametrize(
+    "proposal", [UniformTime(), LogNormalSigma(), LogitNormalTime(), LogLogisticSigma()]
+)
 def test_times_lie_in_the_path_range(path, proposal):
     t = proposal(10_000, path, generator=gen(), dtype=torch.float64)
     assert t.shape == (10_000,) and t.dtype == torch.float64
@@ -78,11 +81,11 @@ def test_generator_makes_draws_reproducible():
 
 
 def test_registry_and_errors():
-    assert TIME_PROPOSALS.names() == ["logit_normal", "lognormal", "uniform"]
+    assert TIME_PROPOSALS.names() == ["logit_normal", "loglogistic", "lognormal", "uniform"]
     assert isinstance(get_time_proposal("lognormal", p_mean=0.0), LogNormalSigma)
     assert isinstance(get_time_proposal("logit_normal"), LogitNormalTime)
     assert isinstance(get_time_proposal("uniform"), UniformTime)
-    with pytest.raises(ValueError, match="logit_normal, lognormal, uniform"):
+    with pytest.raises(ValueError, match="logit_normal, loglogistic, lognormal, uniform"):
         get_time_proposal("beta")
     with pytest.raises(ValueError, match="t_min <= t_max"):
         UniformTime(0.5, 0.1)
@@ -99,3 +102,37 @@ def test_reprs_are_readable():
     assert repr(UniformTime(0.1, 0.5)) == "UniformTime(t_min=0.1, t_max=0.5)"
     assert repr(LogNormalSigma()) == "LogNormalSigma(p_mean=-1.2, p_std=1.2)"
     assert repr(LogitNormalTime()) == "LogitNormalTime(mean=0.0, std=1.0)"
+
+
+def test_loglogistic_sigma_follows_its_truncated_cdf():
+    # BESO's defaults on EDM's path (sigma = t): a KS test against the exact truncated CDF.
+    from scipy import stats
+
+    prop = LogLogisticSigma(loc=math.log(0.5), scale=0.5, sigma_min=0.001, sigma_max=80.0)
+    t = prop(N, EDM(sigma_min=0.001, sigma_max=80.0), generator=gen(), dtype=torch.float64)
+    assert float(t.min()) >= 0.001 and float(t.max()) <= 80.0
+    c_lo, c_hi = prop.cdf(torch.tensor(0.001)), prop.cdf(torch.tensor(80.0))
+
+    def cdf(x):
+        return ((prop.cdf(torch.as_tensor(x)) - c_lo) / (c_hi - c_lo)).numpy()
+
+    assert stats.kstest(t.numpy(), cdf).pvalue > 0.01
+    assert abs(float(torch.log(t).median()) - math.log(0.5)) < 0.01
+    # a log-normal with the same median fails the same test
+    wrong = LogNormalSigma(p_mean=math.log(0.5), p_std=0.5)(N, EDM(), generator=gen())
+    assert stats.kstest(wrong.double().numpy(), cdf).pvalue < 1e-6
+
+
+def test_loglogistic_sigma_maps_through_a_path_and_truncates():
+    path = VP()
+    prop = LogLogisticSigma(loc=0.0, scale=1.0, sigma_min=0.1, sigma_max=10.0)
+    t = prop(N, path, generator=gen(1), dtype=torch.float64)
+    ratio = path.sigma(t) / path.alpha(t)
+    assert float(ratio.min()) >= 0.1 - 1e-6 and float(ratio.max()) <= 10.0 + 1e-6
+    assert abs(float(torch.log(ratio).median())) < 0.02
+    flow = LogLogisticSigma()(1000, Interpolant("linear"), generator=gen(2))
+    assert torch.isfinite(flow).all()
+    with pytest.raises(ValueError, match="scale"):
+        LogLogisticSigma(scale=0.0)
+    with pytest.raises(ValueError, match="sigma_min"):
+        LogLogisticSigma(sigma_min=2.0, sigma_max=1.0)
