@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from scorelab.broadcast import batch_time
 from scorelab.losses import DSMLoss
 from scorelab.parameterization import Predictor
 from scorelab.paths import EDM, VP, GaussianPath
@@ -51,15 +52,6 @@ class NoiseEmbedding(nn.Module):
     def forward(self, c: Tensor) -> Tensor:
         arg = c.to(self.freqs.dtype)[:, None] * self.freqs[None, :]
         return self.mlp(torch.cat([torch.cos(arg), torch.sin(arg)], dim=1))
-
-
-def _batch_noise(c: Tensor | float, b: int, like: Tensor) -> Tensor:
-    c = torch.as_tensor(c, dtype=like.dtype, device=like.device)
-    if c.ndim == 0:
-        return c.expand(b)
-    if c.shape != (b,):
-        raise ValueError(f"c_noise must be a scalar or of shape ({b},), got {tuple(c.shape)}")
-    return c
 
 
 def _goal_keep(goal_drop: Tensor | None, b: int, device: torch.device) -> Tensor | None:
@@ -152,7 +144,7 @@ class PolicyNet(nn.Module):
         dtype = self.pos.dtype
         tokens = torch.cat(
             [
-                self.noise(_batch_noise(c_noise, b, x))[:, None].to(dtype),
+                self.noise(batch_time(c_noise, b, x))[:, None].to(dtype),
                 self.goal_token(None if goal is None else goal.to(dtype), goal_drop, b)[:, None],
                 self.obs_in(obs.to(dtype)),
                 self.act_in(x.to(dtype)),
