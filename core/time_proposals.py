@@ -133,13 +133,10 @@ class LogLogisticSigma(TimeProposal):
         return torch.sigmoid((torch.log(sigma) - self.loc) / self.scale)
 
     def _times(self, n: int, path: GaussianPath, kw: dict) -> Tensor:
-        ends = torch.tensor([path.t_min, path.t_max], dtype=torch.float64)
-        ratio = path.sigma(ends) / path.alpha(ends)
-        lo = float(ratio[0]) if self.sigma_min is None else self.sigma_min
-        hi = float(ratio[1]) if self.sigma_max is None else self.sigma_max
-        if math.isinf(hi):  # a noise-only endpoint: the untruncated upper tail
-            hi = math.exp(self.loc + 40 * self.scale)
-        c_lo, c_hi = self.cdf(torch.tensor(lo)), self.cdf(torch.tensor(hi))
+        lo = path.noise_level(path.t_min) if self.sigma_min is None else self.sigma_min
+        hi = path.noise_level(path.t_max) if self.sigma_max is None else self.sigma_max
+        # a noise-only end (infinite level) gives the untruncated tail: cdf(inf) = 1
+        c_lo, c_hi = (self.cdf(torch.as_tensor(v, dtype=torch.float64)) for v in (lo, hi))
         u = c_lo + (c_hi - c_lo) * torch.rand(n, dtype=torch.float64, generator=kw["generator"])
         u = u.to(kw["device"]) if kw["device"] is not None else u
         log_sigma = self.loc + self.scale * torch.logit(u.clamp(1e-12, 1 - 1e-12))

@@ -88,6 +88,15 @@ class GaussianPath:
             hi = torch.where(above, hi, mid)
         return 0.5 * (lo + hi)
 
+    def noise_level(self, t: float | Tensor) -> Tensor:
+        """EDM's noise level sigma/alpha at ``t`` (float64 for a float ``t``).
+
+        Infinite where the signal is gone (alpha <= 1e-9 sigma: cos(pi/2) is 6e-17, not 0).
+        """
+        t = torch.as_tensor(t, dtype=torch.float64) if not isinstance(t, Tensor) else t
+        a, s = self.alpha(t), self.sigma(t)
+        return torch.where(a <= 1e-9 * s, torch.full_like(s, math.inf), s / a)
+
     def t_from_sigma_ratio(self, s: Tensor) -> Tensor:
         """Time at which the noise-to-signal ratio sigma/alpha equals ``s`` (EDM's sigma)."""
         return self.t_from_log_snr(-torch.log(torch.as_tensor(s)))

@@ -35,12 +35,6 @@ def _check_steps(steps: int) -> None:
         raise ValueError(f"steps must be a positive integer, got {steps}")
 
 
-def _sigma_ratio(path: GaussianPath, t: float) -> float:
-    tt = torch.tensor(t, dtype=torch.float64)
-    a, s = float(path.alpha(tt)), float(path.sigma(tt))
-    return math.inf if a <= 1e-9 * s else s / a  # cos(pi/2) is 6e-17, not 0
-
-
 def _finish(path: GaussianPath, ts: Tensor, lo: float, hi: float) -> Tensor:
     ts = ts.clamp(lo, hi)
     ts[0], ts[-1] = hi, lo
@@ -65,7 +59,7 @@ def _spaced(path: GaussianPath, steps: int, lo: float, hi: float, to_t) -> Tenso
     A noise-only endpoint (infinite sigma/alpha) is kept as the first time, and the
     remaining ``steps`` points start from EDM's sigma_max.
     """
-    s_hi, s_lo = _sigma_ratio(path, hi), _sigma_ratio(path, lo)
+    s_hi, s_lo = float(path.noise_level(hi)), float(path.noise_level(lo))
     if math.isinf(s_hi):
         ts = to_t(steps, _SIGMA_CLAMP[1], s_lo)
         ts = torch.cat([torch.tensor([hi], dtype=ts.dtype), ts])

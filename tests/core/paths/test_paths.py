@@ -140,6 +140,15 @@ def test_t_from_sigma_ratio(case: Case):
     p, t = case.path, case.times(9)
     ratio = p.sigma(t) / p.alpha(t)
     torch.testing.assert_close(p.t_from_sigma_ratio(ratio), t, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(p.noise_level(t), ratio)
+
+
+def test_noise_level_is_infinite_where_the_signal_is_gone():
+    for kind in ("linear", "trig"):  # alpha(1) = 0 and cos(pi/2) = 6e-17
+        assert math.isinf(float(Interpolant(kind).noise_level(1.0)))
+    assert float(VP().noise_level(0.5)) == pytest.approx(
+        float(VP().sigma(torch.tensor(0.5)) / VP().alpha(torch.tensor(0.5)))
+    )
 
 
 # --- SDE coefficients -------------------------------------------------------------------
