@@ -140,17 +140,14 @@ def evaluate_policy(
         res = rollout(policy, reseeded(tasks, s), seed=s, progress=progress)
         rates.append(float(res.success.mean()))
         runs.append(res)
+    reached = [r.steps[r.success].mean() for r in runs if r.success.any()]
     out: dict[str, Any] = {
         "env": env,
         "goals": goals,
         "seeds": seeds,
         "success": success_stats(rates),
         "success_per_seed": rates,
-        "steps_to_success": float(
-            np.mean([r.steps[r.success].mean() for r in runs if r.success.any()])
-        )
-        if any(r.success.any() for r in runs)
-        else None,
+        "steps_to_success": float(np.mean(reached)) if reached else None,
         "eval_seconds": time.perf_counter() - t0,
         "latency": act_latency(policy, env),
         "nfe_per_call": getattr(policy, "nfe", 0),
@@ -178,8 +175,8 @@ def route_multimodality(policy: Any, env: str, pairs: int, repeats: int) -> dict
 def evaluate(opts: PolicyEvalOptions) -> dict[str, Any]:
     """``scorelab evaluate policies``: rollouts of a checkpoint, written to ``eval.json``."""
     ckpt = resolve_checkpoint(opts.checkpoint)
-    cfg = load_config(PoliciesConfig, ckpt / "config.json")
-    policy, cfg = load(ckpt, opts.weights, opts.device, _act_override(cfg.act, opts))
+    policy, cfg = load(ckpt, opts.weights, opts.device)
+    policy = policy_from_model(policy.model, cfg, _act_override(cfg.act, opts))
     res = evaluate_policy(
         policy,
         cfg.data.env,
@@ -195,7 +192,7 @@ def evaluate(opts: PolicyEvalOptions) -> dict[str, Any]:
 
     res["figure"] = str(plot_paths(out / "rollouts.png", cfg.data.env, {"policy": runs[0]}))
     res["checkpoint"] = str(ckpt)
-    res["act"] = dataclasses.asdict(policy.act_cfg) if hasattr(policy, "act_cfg") else None
+    res["act"] = dataclasses.asdict(policy.act_cfg)
     write_json_atomic(out / "eval.json", res)
     return {
         "success_mean": res["success"]["mean"],

@@ -18,7 +18,7 @@ import numpy as np
 from scorelab.app import DemoSection
 from scorelab.training import read_metrics
 
-from .api import load, reseeded, train
+from .api import load, policy_from_model, reseeded, train
 from .config import ActConfig, DataConfig, PoliciesConfig
 from .envs import env_info, eval_tasks
 
@@ -55,9 +55,12 @@ def demo(out: Path, quick: bool = False) -> DemoSection:
     )
     result = train(cfg)
     tasks = reseeded(eval_tasks(ENV, z.goals, seed=0), 1)
+    beso, run_cfg = load(cfg.out)
     policies: dict[str, Any] = {
-        "BESO, 3 DDIM steps": load(cfg.out)[0],
-        "BESO goal-free (guidance 0)": load(cfg.out, act=ActConfig(guidance=0.0))[0],
+        "BESO, 3 DDIM steps": beso,
+        "BESO goal-free (guidance 0)": policy_from_model(
+            beso.model, run_cfg, ActConfig(guidance=0.0)
+        ),
         "random actions": RandomPolicy(env_info(ENV), seed=0),
     }
     results: dict[str, Any] = {}
