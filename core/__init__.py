@@ -21,7 +21,7 @@ from . import (
 from .broadcast import append_dims, batch_time
 from .editing import code_edit, sdedit
 from .fokker_planck import FokkerPlanckRegularized, fp_residual, ode_sde_gap
-from .geometry import EUCLIDEAN, ZERO_COM, Euclidean, ZeroCoM
+from .geometry import EUCLIDEAN, SYMMETRIC_MATRIX, ZERO_COM, Euclidean, SymmetricMatrix, ZeroCoM
 from .guidance import Annealed, ClassifierFreeGuidance, ProductOfExperts
 from .inverse import LinearMeasurement, sample_dps
 from .inverse_smc import sample_posterior_smc
@@ -107,6 +107,8 @@ __all__ = [
     "stochastic_interpolant",
     "StochasticInterpolant",
     "SubVP",
+    "SYMMETRIC_MATRIX",
+    "SymmetricMatrix",
     "testing",
     "to_x0_eps",
     "UniformTime",

@@ -82,6 +82,10 @@ class App:
     """``scorelab data APP``: generate or convert a dataset, given ``data_options``"""
     data_options: type | None = None
     """the dataclass of ``scorelab data APP``'s options"""
+    preset: Callable[[str], Any] | None = None
+    """``preset(name)``: a full config to start from, chosen by ``--<preset_option> NAME``"""
+    preset_option: str = "preset"
+    """the config field whose value on the command line picks the preset (e.g. "dataset")"""
 
 
 def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:

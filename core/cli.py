@@ -48,14 +48,29 @@ def _pop_config(args: list[str]) -> tuple[Path | None, list[str]]:
     return None, args
 
 
+def _preset_name(app: App, args: list[str]) -> str | None:
+    """The value of ``--<preset_option>`` in ``args`` (the flag itself stays for tyro)."""
+    flag = f"--{app.preset_option}"
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def parse_config(app: App, args: Sequence[str], command: str = "train") -> Any:
-    """The app's config from its defaults (or ``--config FILE``) plus command-line overrides."""
+    """The app's config from its defaults (``--config FILE``, or the preset that
+    ``--<preset_option> NAME`` picks) plus command-line overrides."""
     import tyro
 
     from .config import load_config
 
     path, rest = _pop_config(list(args))
     default = load_config(app.config, path) if path is not None else None
+    name = _preset_name(app, rest) if app.preset is not None else None
+    if default is None and name is not None:
+        default = app.preset(name)
     return tyro.cli(
         app.config,
         args=rest,

@@ -37,9 +37,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def jsonable(obj: Any) -> Any:
-    """Strict-JSON view of ``obj``: NaN/inf become None, tensor and numpy scalars plain numbers."""
+    """Strict-JSON view of ``obj``: NaN/inf become None, tensor and numpy scalars plain numbers,
+    paths strings."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -65,6 +68,18 @@ def save_npy_atomic(path: str | os.PathLike, array: Any) -> Path:
     return atomic(path, write)
 
 
+def pyplot(extra: str = "plot") -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend, or an error naming the extra."""
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError(f"figures need matplotlib: pip install 'scorelab[{extra}]'") from e
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure_atomic(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> Path:
     """``fig.savefig`` through a temporary file, atomically (format from the suffix)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
@@ -76,6 +91,7 @@ def save_figure_atomic(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> 
 __all__ = [
     "atomic",
     "jsonable",
+    "pyplot",
     "save_figure_atomic",
     "save_npy_atomic",
     "write_json_atomic",

@@ -62,10 +62,8 @@ class FieldView:
         return self.geometry.dims(x, self.mask)
 
     def sqnorm(self, v: Tensor) -> Tensor:
-        """Squared norm per sample over real entries, shape (B,)."""
-        if self.mask is not None:
-            v = v * self.mask
-        return v.flatten(1).pow(2).sum(1)
+        """Squared norm per sample over the free coordinates of real entries, shape (B,)."""
+        return self.geometry.sqnorm(v, self.mask)
 
 
 def _as_field(p: GaussianPath | Field, name: str) -> Field:
@@ -172,7 +170,12 @@ class Spec:
 
     def prior_logp(self, x: State) -> Tensor:
         """Log-density of ``x`` under the product of the fields' priors, shape (B,)."""
-        return self.reduce(lambda v, t: v.path.prior_logp(v.project(t), v.dims(t)), x)
+
+        def one(v: FieldView, t: Tensor) -> Tensor:
+            p = v.project(t)
+            return v.path.prior_logp(p, v.dims(t), sqnorm=v.sqnorm(p))
+
+        return self.reduce(one, x)
 
     def dims(self, x: State) -> Tensor:
         """Total free dimensions per sample, shape (B,)."""

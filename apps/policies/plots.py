@@ -8,21 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from scorelab.io import save_figure_atomic
+from scorelab.io import pyplot, save_figure_atomic
 
 # Fetch: the table top around the object's and goal's sampling region (metres, world frame)
 _FETCH_TABLE = (1.05, 0.40, 0.50, 0.70)  # x0, y0, width, height
 
 
 def _plt() -> Any:
-    try:
-        import matplotlib
-    except ImportError as e:  # pragma: no cover - matplotlib is in the extra
-        raise ImportError("plots need matplotlib: pip install 'scorelab[policies]'") from e
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot("policies")
 
 
 def _grid(maze: Any) -> tuple[set, int, int, float]:

@@ -7,16 +7,8 @@ from pathlib import Path
 
 from torch import Tensor
 
+from scorelab.io import pyplot as _plt
 from scorelab.io import save_figure_atomic
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def scatter_grid(

@@ -137,16 +137,20 @@ class GaussianPath:
         """Draw from the prior N(0, prior_std^2 I) at ``t_max``."""
         return self.prior_std() * torch.randn(shape, generator=generator, **kw)
 
-    def prior_logp(self, x: Tensor, dims: Tensor | int | None = None) -> Tensor:
+    def prior_logp(
+        self, x: Tensor, dims: Tensor | int | None = None, sqnorm: Tensor | None = None
+    ) -> Tensor:
         """Log-density of the isotropic prior per sample, shape (B,).
 
         ``dims`` is the number of free dimensions per sample (defaults to all of them);
         masked or projected-out dimensions should be zero in ``x`` and left out of ``dims``.
+        ``sqnorm`` is |x|^2 in the free coordinates when they are not the entries of ``x``
+        (a symmetric matrix stores each free coordinate twice).
         """
         std = self.prior_std()
         if dims is None:
             dims = x[0].numel()
-        sq = x.flatten(1).pow(2).sum(1)
+        sq = x.flatten(1).pow(2).sum(1) if sqnorm is None else sqnorm
         return -0.5 * sq / std**2 - torch.as_tensor(dims, dtype=x.dtype) * (
             math.log(std) + 0.5 * math.log(2 * math.pi)
         )

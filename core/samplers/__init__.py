@@ -31,7 +31,13 @@ from .grids import GRIDS, get_grid, karras_grid, log_snr_grid, uniform_grid
 from .interpolant_sde import sample_interpolant
 from .mrs import sample_mrs, sample_shifted
 from .ode import sample_euler, sample_heun
-from .sde import langevin_step, sample_euler_maruyama, sample_pc, sample_reverse_diffusion
+from .sde import (
+    langevin_step,
+    sample_euler_maruyama,
+    sample_pc,
+    sample_reverse_diffusion,
+    sample_s4,
+)
 
 SAMPLERS: Registry = Registry("sampler")
 for _name, _fn in {
@@ -40,6 +46,7 @@ for _name, _fn in {
     "euler_maruyama": sample_euler_maruyama,
     "reverse_diffusion": sample_reverse_diffusion,
     "pc": sample_pc,
+    "s4": sample_s4,
     "ddim": sample_ddim,
     "ancestral": sample_ancestral,
     "dpmpp_2m": sample_dpmpp_2m,
@@ -54,6 +61,7 @@ NFE_PER_STEP = {
     "euler_maruyama": 1,
     "reverse_diffusion": 1,
     "pc": 2,
+    "s4": 1,
     "ddim": 1,
     "ancestral": 1,
     "dpmpp_2m": 1,
@@ -62,7 +70,7 @@ NFE_PER_STEP = {
 
 #: Samplers that inject noise. They suit a uniform grid, and on a flow path (singular SDE at
 #: t = 1) they start just below 1.
-STOCHASTIC = frozenset({"euler_maruyama", "reverse_diffusion", "pc", "ancestral"})
+STOCHASTIC = frozenset({"euler_maruyama", "reverse_diffusion", "pc", "s4", "ancestral"})
 
 
 def default_grid(sampler: str) -> str:
@@ -139,6 +147,7 @@ __all__ = [
     "sample_mrs",
     "sample_pc",
     "sample_reverse_diffusion",
+    "sample_s4",
     "sample_shifted",
     "uniform_grid",
 ]

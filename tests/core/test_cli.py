@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from scorelab.app import app_names, load_app
 from scorelab.cli import main
+from scorelab.training import TrainConfig
 
 
 def test_apps_are_registered_and_imported_lazily():
@@ -94,3 +96,34 @@ def test_bench_targets(capsys):
     assert "unknown benchmark 'nope' for core; known: ['samplers', 'training', 'methods']" in (
         capsys.readouterr().err
     )
+
+
+@dataclass
+class Cfg:
+    """A config with a preset field, as the graphs app's ``dataset``."""
+
+    dataset: str = "a"
+    width: int = 1
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def test_a_preset_option_picks_the_starting_config():
+    """``--dataset NAME`` starts from the app's preset NAME; other flags still override it."""
+    from scorelab.app import App
+    from scorelab.cli import parse_config
+
+    presets = {"a": Cfg(), "b": Cfg(dataset="b", width=7, train=TrainConfig(steps=11))}
+
+    def preset(name: str) -> Cfg:
+        if name not in presets:
+            raise KeyError(f"unknown dataset {name!r}")
+        return presets[name]
+
+    app = App("fake", "a fake app", Cfg, train=lambda c: c, preset=preset, preset_option="dataset")
+    assert parse_config(app, []) == Cfg()
+    cfg = parse_config(app, ["--dataset", "b"])
+    assert (cfg.dataset, cfg.width, cfg.train.steps) == ("b", 7, 11)
+    cfg = parse_config(app, ["--width", "3", "--dataset=b"])
+    assert (cfg.dataset, cfg.width, cfg.train.steps) == ("b", 3, 11)
+    with pytest.raises(KeyError, match="unknown dataset"):
+        parse_config(app, ["--dataset", "zzz"])

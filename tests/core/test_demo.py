@@ -12,7 +12,7 @@ from scorelab.demo import DemoOptions, run
 
 def test_quick_demo_writes_report_json_and_figures(tmp_path):
     results = run(DemoOptions(out=tmp_path, quick=True, threads=1))
-    assert set(results["sections"]) == {"core", "policies", "toy"}
+    assert set(results["sections"]) == {"core", "graphs", "policies", "toy"}
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("# scorelab demo report") and "Quick smoke run" in report
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
@@ -31,6 +31,9 @@ def test_quick_demo_writes_report_json_and_figures(tmp_path):
     policies = on_disk["sections"]["policies"]["results"]
     assert policies["scripted expert"]["success"] == 1.0  # the quick run's numbers mean little
     assert policies["BESO, 3 DDIM steps"]["nfe_per_call"] == 3
+    graphs = on_disk["sections"]["graphs"]["results"]
+    assert set(graphs["scores"]) == {"GDSS", "training graphs (floor)", "Erdos-Renyi"}
+    assert graphs["n"] == 20 and graphs["train_steps"] == 30
 
 
 def test_unknown_section(tmp_path):

@@ -14,6 +14,7 @@ STOCHASTIC = [
     ("ancestral", {}),
     ("ddim", {"eta": 0.5}),
     ("pc", {"snr": 0.05}),
+    ("s4", {"snr": 0.05}),
 ]
 
 
@@ -97,3 +98,13 @@ def test_pc_with_more_corrector_steps_on_ve(gauss3):
     pred = _moment_w2(_run(gauss3, path, "reverse_diffusion", 20, 50_000), gauss3, path)
     pc = _moment_w2(_run(gauss3, path, "pc", 20, 50_000, snr=0.16, n_corrector=2), gauss3, path)
     assert pc < pred, (pc, pred)
+
+
+def test_langevin_noise_scale_is_checked_and_shrinks_the_spread(gauss3):
+    """GDSS's scale_eps < 1 injects less noise: the output spread falls below the exact one."""
+    path = PATHS["vp"]
+    with pytest.raises(ValueError, match="noise_scale"):
+        _run(gauss3, path, "pc", 5, 8, noise_scale=-1.0)
+    exact = _run(gauss3, path, "s4", 50, 20_000, snr=0.2)
+    cold = _run(gauss3, path, "s4", 50, 20_000, snr=0.2, noise_scale=0.3)
+    assert torch.trace(torch.cov(cold.T)) < 0.95 * torch.trace(torch.cov(exact.T))
