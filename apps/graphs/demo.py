@@ -22,7 +22,7 @@ from .baselines import erdos_renyi, training_floor
 from .config import preset
 from .plots import draw_graphs
 
-FULL_STEPS, QUICK_STEPS = 1500, 30
+FULL_STEPS, QUICK_STEPS = 3000, 30
 METRICS = ("degree", "cluster", "orbit", "spectral")
 
 
