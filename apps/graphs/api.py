@@ -222,6 +222,7 @@ def generate(
         if sampler == "pc":
             opts["predictor"] = s.predictor
     g = torch.Generator(dev).manual_seed(seed)
+    paths = paths_of(gm.cfg.model)
     nmax, out = gm.max_nodes, {"x": [], "adj": [], "node_mask": []}
     for lo in range(0, n, s.batch_size):
         c = torch.tensor(counts[lo : lo + s.batch_size], device=dev)
@@ -229,7 +230,7 @@ def generate(
         b = len(c)
         res = S.sample(
             gm.model,
-            paths_of(gm.cfg.model),
+            paths,
             {"x": (b, nmax, gm.max_feat), "adj": (b, nmax, nmax)},
             sampler=sampler,
             steps=steps,

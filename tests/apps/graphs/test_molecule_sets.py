@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 
 import pytest
 from rdkit import Chem
@@ -30,9 +29,7 @@ ZINC_ROWS = [
 def qm9_cache(tmp_path_factory):
     """A cache folder holding all of QM9, parsed once (the slow step)."""
     folder = tmp_path_factory.mktemp("cache")
-    start = time.perf_counter()
     kekule, canonical = ms.parsed_smiles("qm9", cache_dir=folder)
-    print(f"parsed QM9 ({len(kekule)} molecules) in {time.perf_counter() - start:.1f} s")
     return folder, kekule, canonical
 
 
