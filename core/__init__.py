@@ -5,6 +5,8 @@ are imported where they are used).
 """
 
 from . import (
+    aggregate,
+    alignment,
     distances,
     distill,
     editing,
@@ -18,6 +20,7 @@ from . import (
     stochastic_interpolant,
     testing,
 )
+from .alignment import align_points, equivariant_ot_coupling, kabsch
 from .broadcast import append_dims, batch_time
 from .editing import code_edit, sdedit
 from .fokker_planck import FokkerPlanckRegularized, fp_residual, ode_sde_gap
@@ -47,6 +50,9 @@ from .time_proposals import LogitNormalTime, LogLogisticSigma, LogNormalSigma, U
 __version__ = "0.1.0"
 
 __all__ = [
+    "aggregate",
+    "align_points",
+    "alignment",
     "Annealed",
     "append_dims",
     "batch_time",
@@ -61,6 +67,7 @@ __all__ = [
     "EDM",
     "edm_coefficients",
     "EDMPrecond",
+    "equivariant_ot_coupling",
     "Euclidean",
     "EUCLIDEAN",
     "Field",
@@ -78,6 +85,7 @@ __all__ = [
     "Interpolant",
     "inverse",
     "inverse_smc",
+    "kabsch",
     "KINDS",
     "LikelihoodResult",
     "LinearMeasurement",

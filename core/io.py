@@ -5,6 +5,8 @@ A reader (or a resumed run) never sees a half-written report, JSON or figure.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -88,8 +90,44 @@ def save_figure_atomic(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> 
     return atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kw))
 
 
+def cache_dir(app: str, override: str | os.PathLike | None = None) -> Path:
+    """An app's cache folder: ``override``, else ``$SCORELAB_CACHE/<app>``, else
+    ``~/.cache/scorelab/<app>``."""
+    if override is not None:
+        return Path(override).expanduser()
+    root = os.environ.get("SCORELAB_CACHE")
+    return Path(root) / app if root else Path.home() / ".cache" / "scorelab" / app
+
+
+def files_key(files: list[Path], *parts: object) -> str:
+    """A short hash of ``parts`` and each file's resolved path, size and mtime: a cache key
+    that goes stale when any source file changes."""
+    items = [str(p) for p in parts]
+    for f in files:
+        st = Path(f).stat()
+        items += [str(Path(f).resolve()), str(st.st_size), str(st.st_mtime_ns)]
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
+
+
+def package_files(package: str, names: list[str], install_hint: str) -> list[Path]:
+    """Data files shipped inside an installed package, located without importing it (some
+    data wheels import slowly or need extra modules); a clear error when any is missing."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"needs the {package} package's data files: {install_hint}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = [folder / n for n in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(f"{package} is installed but lacks {missing}: {install_hint}")
+    return files
+
+
 __all__ = [
     "atomic",
+    "cache_dir",
+    "files_key",
+    "package_files",
     "jsonable",
     "pyplot",
     "save_figure_atomic",

@@ -12,6 +12,14 @@ free dimensions ``Spec.dims`` (real entries; (n - 1) * D for a ZeroCoM field of 
 points). An exact model therefore has the same per-dimension loss whatever the padding.
 x0 is first projected onto each field's geometry (padding zeroed, ZeroCoM fields centred
 over their real points), as ``log_likelihood`` does, so the model never sees padding values.
+
+Coupling: by default each data point is paired with an independent noise draw. A
+``coupling(x0, eps, spec) -> eps`` (``Coupling``) may re-pair them, e.g. equivariant optimal
+transport (``scorelab.alignment.equivariant_ot_coupling``: the noise rotated and permuted
+towards its data point), so that paths cross less. It receives the projected data and the
+drawn noise and its output is projected again. It must keep the noise's marginal law for
+the loss to stay a valid flow-matching objective: rotations and permutations of iid noise
+do, under a rotation- and permutation-invariant data law (or an equivariant model).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from .time_proposals import TIME_PROPOSALS, UniformTime
 
 Weighting = Callable[[GaussianPath, Tensor], Tensor]
 TimeProposal = Callable[..., Tensor]
+Coupling = Callable[[State, State, Spec], State]
 
 
 # --- weightings: lambda(t) as a weight on the eps-MSE ---------------------------------------
@@ -53,10 +62,17 @@ def edm_weight(path: GaussianPath, t: Tensor) -> Tensor:
     return (s * s + sd * sd) / (sd * sd)
 
 
+def x0_weight(path: GaussianPath, t: Tensor) -> Tensor:
+    """(sigma/alpha)^2 on the eps-MSE: the plain x0-MSE, the endpoint loss of FlowMol and
+    SemlaFlow. alpha is floored at 1e-4, so a time at the pure-noise end stays finite."""
+    return (path.sigma(t) / path.alpha(t).clamp(min=1e-4)) ** 2
+
+
 WEIGHTINGS: Registry[Weighting] = Registry("weighting")
 WEIGHTINGS.register("sigma2")(sigma2_weight)
 WEIGHTINGS.register("likelihood")(likelihood_weight)
 WEIGHTINGS.register("edm")(edm_weight)
+WEIGHTINGS.register("x0")(x0_weight)
 
 
 # --- the shared part: draw t, draw noise, build x_t -----------------------------------------
@@ -86,8 +102,12 @@ def sample_path(
     time_proposal: TimeProposal,
     generator: torch.Generator | None = None,
     mask: MaskLike = None,
+    coupling: Coupling | None = None,
 ) -> PathSample:
-    """Project x0, draw one time per sample and geometry-aware noise, build x_t per field."""
+    """Project x0, draw one time per sample and geometry-aware noise, build x_t per field.
+
+    ``coupling(x0, eps, spec)``, when given, re-pairs the noise with the (projected) data.
+    """
     spec = Spec(path, x0, mask)
     spec.check(x0, "x0")
     x0 = spec.project(x0)
@@ -100,6 +120,8 @@ def sample_path(
         device=ref.device,
     )
     eps = spec.randn_like(x0, generator)
+    if coupling is not None:
+        eps = spec.project(coupling(x0, eps, spec))
     xt = spec.map(lambda v, a, e: v.path.marginal(a, t, e), x0, eps)
     return PathSample(spec, x0, t, eps, xt)
 
@@ -115,10 +137,19 @@ def _sqerr(view, pred: Tensor, target: Tensor) -> Tensor:
 class _PathLoss:
     """Shared call protocol: ``loss(model, x0, generator=None, mask=None, **cond)``."""
 
-    def __init__(self, path: PathLike, time_proposal: TimeProposal | str | None) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        time_proposal: TimeProposal | str | None,
+        coupling: Coupling | None = None,
+    ) -> None:
         self.path = path
         self.time_proposal = _resolve_proposal(time_proposal or UniformTime())
+        self.coupling = coupling
         reference_path(path)  # fail early on an empty dict
+
+    def _coupling_repr(self) -> str:
+        return "" if self.coupling is None else f", coupling={self.coupling!r}"
 
     def _error(self, s: PathSample, model: Callable[..., State], cond: dict) -> Tensor:
         raise NotImplementedError
@@ -132,7 +163,7 @@ class _PathLoss:
         **cond,
     ) -> Tensor:
         """Per-sample loss, shape (B,): the summed error over free dimensions, per dimension."""
-        s = sample_path(self.path, x0, self.time_proposal, generator, mask)
+        s = sample_path(self.path, x0, self.time_proposal, generator, mask, self.coupling)
         return self._error(s, model, cond) / s.spec.dims(x0).clamp(min=1)
 
     def __call__(
@@ -150,10 +181,10 @@ class _PathLoss:
 class DSMLoss(_PathLoss):
     """Denoising score matching as a weighted eps-MSE: weight(t) ||eps_hat - eps||^2 / dims.
 
-    ``weighting`` is a name in ``WEIGHTINGS`` (sigma2, likelihood, edm) or a callable
+    ``weighting`` is a name in ``WEIGHTINGS`` (sigma2, likelihood, edm, x0) or a callable
     ``(path, t) -> (B,)`` giving the weight on the eps-MSE; ``time_proposal`` is a name in
     ``TIME_PROPOSALS`` or a proposal object. Any model kind works: the prediction is
-    converted to eps exactly with ``predict``.
+    converted to eps exactly with ``predict``. ``coupling`` re-pairs noise with data (above).
     """
 
     def __init__(
@@ -161,10 +192,11 @@ class DSMLoss(_PathLoss):
         path: PathLike,
         weighting: str | Weighting = "sigma2",
         time_proposal: TimeProposal | str | None = None,
+        coupling: Coupling | None = None,
     ) -> None:
         self.weighting = weighting
         self.weight_fn = WEIGHTINGS.get(weighting) if isinstance(weighting, str) else weighting
-        super().__init__(path, time_proposal)
+        super().__init__(path, time_proposal, coupling)
 
     def _error(self, s: PathSample, model: Callable[..., State], cond: dict) -> Tensor:
         eps_hat = predict(model, s.xt, s.t, s.spec, to="eps", **cond)
@@ -178,17 +210,26 @@ class DSMLoss(_PathLoss):
             if isinstance(self.weighting, str)
             else getattr(self.weighting, "__name__", "custom")
         )
-        return f"DSMLoss(path={self.path!r}, weighting={w!r}, time_proposal={self.time_proposal!r})"
+        return (
+            f"DSMLoss(path={self.path!r}, weighting={w!r}, "
+            f"time_proposal={self.time_proposal!r}{self._coupling_repr()})"
+        )
 
 
 class FlowMatchingLoss(_PathLoss):
     """Flow matching / interpolant velocity loss ||u_hat - u||^2 / dims, u = alpha' x0 + sigma' eps.
 
     Works on any Gaussian path (for the linear interpolant u = eps - x0, rectified flow).
+    ``coupling`` re-pairs noise with data, e.g. ``equivariant_ot_coupling("pos")`` (above).
     """
 
-    def __init__(self, path: PathLike, time_proposal: TimeProposal | str | None = None) -> None:
-        super().__init__(path, time_proposal)
+    def __init__(
+        self,
+        path: PathLike,
+        time_proposal: TimeProposal | str | None = None,
+        coupling: Coupling | None = None,
+    ) -> None:
+        super().__init__(path, time_proposal, coupling)
 
     def _error(self, s: PathSample, model: Callable[..., State], cond: dict) -> Tensor:
         u_hat = predict(model, s.xt, s.t, s.spec, to="velocity", **cond)
@@ -199,11 +240,15 @@ class FlowMatchingLoss(_PathLoss):
         return s.spec.reduce(err, u_hat, s.x0, s.eps, s.xt)
 
     def __repr__(self) -> str:
-        return f"FlowMatchingLoss(path={self.path!r}, time_proposal={self.time_proposal!r})"
+        return (
+            f"FlowMatchingLoss(path={self.path!r}, "
+            f"time_proposal={self.time_proposal!r}{self._coupling_repr()})"
+        )
 
 
 __all__ = [
     "WEIGHTINGS",
+    "Coupling",
     "DSMLoss",
     "FlowMatchingLoss",
     "PathSample",
@@ -212,4 +257,5 @@ __all__ = [
     "reference_path",
     "sample_path",
     "sigma2_weight",
+    "x0_weight",
 ]

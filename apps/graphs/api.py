@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import Tensor
 
 from scorelab import SYMMETRIC_MATRIX, VE, VP, DSMLoss, Field, Predictor
 from scorelab import samplers as S
+from scorelab.aggregate import summarize
 from scorelab.config import load_config
 from scorelab.io import write_json_atomic
 from scorelab.training import Trainer, TrainResult, load_weights, resolve_checkpoint
@@ -306,17 +306,6 @@ def score(
 
         res.update(vun(samples, split.train, validity=split.name))
     return res
-
-
-def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean and (sample) standard deviation of each metric over seeds."""
-    keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
-    out = {}
-    for k in keys:
-        v = np.array([r[k] for r in runs], dtype=float)
-        sd = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-        out[k] = {"mean": float(v.mean()), "std": sd if math.isfinite(sd) else 0.0}
-    return out
 
 
 def evaluate(

@@ -20,8 +20,6 @@ The split is the published test rows when given, else a fixed-seed random 10% te
 from __future__ import annotations
 
 import csv
-import hashlib
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -30,7 +28,7 @@ import numpy as np
 from rdkit import Chem, RDConfig
 from rdkit.rdBase import BlockLogs
 
-from scorelab.io import write_json_atomic
+from scorelab.io import cache_dir, files_key, package_files, write_json_atomic
 
 from .chem import NCI_ATOMS, QM9_ATOMS, ZINC_ATOMS, canonical_smiles, kekulized, mol_to_nx
 from .split import GraphSplit
@@ -45,21 +43,13 @@ _INSTALL_HINT = "pip install 'scorelab[graphs]'"
 
 def default_cache_dir() -> Path:
     """``$SCORELAB_CACHE/graphs`` when that variable is set, else ``~/.cache/scorelab/graphs``."""
-    root = os.environ.get("SCORELAB_CACHE")
-    return Path(root) / "graphs" if root else Path.home() / ".cache" / "scorelab" / "graphs"
+    return cache_dir("graphs")
 
 
 def qm9pack_files() -> list[Path]:
     """The qm9pack wheel's three csv files, located without importing the package."""
-    spec = importlib.util.find_spec("qm9pack")
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"QM9 needs the qm9pack data files: {_INSTALL_HINT}")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
-    files = [folder / f"qm9_part{k}.csv" for k in (1, 2, 3)]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise ValueError(f"qm9pack is installed but lacks {missing}: {_INSTALL_HINT}")
-    return files
+    names = [f"data/qm9_part{k}.csv" for k in (1, 2, 3)]
+    return package_files("qm9pack", names, _INSTALL_HINT)
 
 
 def nci_file() -> Path:
@@ -166,14 +156,6 @@ def _sources(name: str, path: str | os.PathLike | None) -> tuple[list[Path], Pat
     return [csv_path], csv_path.parent / f"valid_idx_{name}.json"
 
 
-def _cache_key(name: str, files: list[Path]) -> str:
-    parts = [name, str(CACHE_VERSION)]
-    for f in files:
-        st = f.stat()
-        parts += [str(f.resolve()), str(st.st_size), str(st.st_mtime_ns)]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def _read_cache(path: Path, key: str) -> tuple[list[str], list[str]] | None:
     """Cached SMILES lists, or None when the file is missing, stale or corrupt."""
     try:
@@ -194,7 +176,7 @@ def _read_cache(path: Path, key: str) -> tuple[list[str], list[str]] | None:
 def _cached_smiles(
     name: str, files: list[Path], custom: bool, cache_dir: Path
 ) -> tuple[list[str], list[str]]:
-    key = _cache_key(name, files)
+    key = files_key(files, name, CACHE_VERSION)
     cache = cache_dir / f"{name}-{key}.json"
     cached = _read_cache(cache, key)
     if cached is not None:
@@ -210,8 +192,8 @@ def _cached_smiles(
     return kekule, canonical
 
 
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+def _cache_root(override: str | os.PathLike | None) -> Path:
+    return cache_dir("graphs", override)
 
 
 def parsed_smiles(

@@ -12,7 +12,7 @@ from scorelab.demo import DemoOptions, run
 
 def test_quick_demo_writes_report_json_and_figures(tmp_path):
     results = run(DemoOptions(out=tmp_path, quick=True, threads=1))
-    assert set(results["sections"]) == {"core", "graphs", "policies", "toy"}
+    assert set(results["sections"]) == {"core", "graphs", "molecules", "policies", "toy"}
     report = (tmp_path / "report.md").read_text()
     assert report.startswith("# scorelab demo report") and "Quick smoke run" in report
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
@@ -34,6 +34,10 @@ def test_quick_demo_writes_report_json_and_figures(tmp_path):
     graphs = on_disk["sections"]["graphs"]["results"]
     assert set(graphs["scores"]) == {"GDSS", "training graphs (floor)", "Erdos-Renyi"}
     assert graphs["n"] == 20 and graphs["train_steps"] == 30
+    molecules = on_disk["sections"]["molecules"]["results"]
+    assert set(molecules["scores"]) == {"flow matching (ours)", "QM9 test molecules"}
+    assert molecules["scores"]["QM9 test molecules"]["atom_stability"] > 0.95
+    assert molecules["n"] == 24 and molecules["train_steps"] == 20
 
 
 def test_unknown_section(tmp_path):

@@ -3,7 +3,16 @@
 import subprocess
 import sys
 
-HEAVY = ["scorelab.apps", "torchdiffeq", "ot", "matplotlib", "torch_geometric", "e3nn", "rdkit"]
+HEAVY = [
+    "scorelab.apps",
+    "scipy",
+    "torchdiffeq",
+    "ot",
+    "matplotlib",
+    "torch_geometric",
+    "e3nn",
+    "rdkit",
+]
 
 
 def test_import_scorelab_is_light():

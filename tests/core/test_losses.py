@@ -72,7 +72,7 @@ def test_dsm_exact_model_beats_a_perturbed_one():
 
 @pytest.mark.parametrize("path", [VP(), EDM(sigma_data=0.7)])
 def test_weightings_mean_what_they_say(path):
-    """likelihood = g^2 on the score MSE, edm = (s^2+sd^2)/(s sd)^2 on the x0-MSE."""
+    """likelihood = g^2 on the score MSE, edm = (s^2+sd^2)/(s sd)^2 on the x0-MSE, x0 = x0-MSE."""
     model, x0 = isotropic().predictor(path, "x0"), data(512)
     per = {w: DSMLoss(path, w).per_sample(model, x0, generator=gen(2)) for w in WEIGHTINGS.names()}
     s = sample_path(path, x0, UniformTime(), gen(2))  # the same draws as every loss above
@@ -87,6 +87,7 @@ def test_weightings_mean_what_they_say(path):
     sd = 0.7 if isinstance(path, EDM) else 0.5
     lam = (ratio**2 + sd**2) / (ratio * sd) ** 2
     torch.testing.assert_close(per["edm"], lam * (x0_hat - x0).pow(2).mean(1))
+    torch.testing.assert_close(per["x0"], (x0_hat - x0).pow(2).mean(1))
 
 
 def test_custom_weighting_callable():

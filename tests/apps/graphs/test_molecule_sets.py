@@ -153,7 +153,7 @@ def test_malformed_inputs(tmp_path, monkeypatch):
         ms.load_molecule_split("zinc250k", cache_dir=cache)
     with pytest.raises(ValueError, match="unknown molecule dataset"):
         ms.load_molecule_split("qm10", cache_dir=cache)
-    monkeypatch.setattr(ms.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(ValueError, match=r"pip install 'scorelab\[graphs\]'"):
         ms.load_molecule_split("qm9", cache_dir=cache)
 
