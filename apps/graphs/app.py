@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from scorelab.app import App, DemoSection
+from scorelab.training import run_dir_of
 
 from .config import GraphEvalOptions, GraphSampleOptions, GraphsConfig, preset
 
@@ -14,12 +15,6 @@ def _train(cfg: GraphsConfig):
     from .api import train
 
     return train(cfg)
-
-
-def _run_dir(checkpoint: Path) -> Path:
-    from scorelab.training import resolve_checkpoint
-
-    return resolve_checkpoint(checkpoint).parent.parent
 
 
 def _sample(opts: GraphSampleOptions) -> Path:
@@ -37,7 +32,7 @@ def _sample(opts: GraphSampleOptions) -> Path:
         seed=opts.seed,
         progress=opts.progress,
     )
-    out = Path(opts.out) if opts.out is not None else _run_dir(opts.checkpoint) / "samples"
+    out = Path(opts.out) if opts.out is not None else run_dir_of(opts.checkpoint) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     if gm.kind == "molecule":
         from rdkit import Chem
@@ -60,7 +55,7 @@ def _evaluate(opts: GraphEvalOptions) -> dict[str, Any]:
     from .api import evaluate, load
 
     gm = load(opts.checkpoint, opts.weights, opts.device)
-    out = Path(opts.out) if opts.out is not None else _run_dir(opts.checkpoint) / "eval"
+    out = Path(opts.out) if opts.out is not None else run_dir_of(opts.checkpoint) / "eval"
     return evaluate(gm, seeds=opts.seeds, sampler=opts.sampler, steps=opts.steps, out=out)
 
 

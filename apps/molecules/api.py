@@ -268,7 +268,9 @@ class _Only(torch.nn.Module):
         return self.model(x, t, **cond, properties=mine or None)
 
 
-def _guided(mms: list[MoleculeModel], targets: Mapping[str, np.ndarray], w: float) -> Any:
+def _guided(
+    mms: list[MoleculeModel], paths: dict[str, Field], targets: Mapping[str, np.ndarray], w: float
+) -> Any:
     """The model the sampler integrates: plain, classifier-free guided, or a product of experts.
 
     Several models, each conditioned on its own properties, combine as the product
@@ -277,7 +279,6 @@ def _guided(mms: list[MoleculeModel], targets: Mapping[str, np.ndarray], w: floa
     (1, ..., 1, 1 - k). Run by an ODE this is the naive product; the Feynman-Kac correction
     (``scorelab.sample_fkc``) needs a single-tensor state and an SDE, so it is not applied.
     """
-    paths = paths_of(mms[0].cfg.model)
     if len(mms) == 1:
         if not targets or w == 1.0:
             return mms[0].model
@@ -329,7 +330,8 @@ def generate(
     counts = _counts(mm, n, num_atoms, rng, targets)
     param = next(mm.model.parameters())
     dev, g = param.device, torch.Generator(param.device).manual_seed(seed)
-    net = _guided(mms, targets, s.guidance if guidance is None else guidance)
+    paths = paths_of(mm.cfg.model)
+    net = _guided(mms, paths, targets, s.guidance if guidance is None else guidance)
     stats = {p: m.stats[p] for m in reversed(mms) for p in m.properties}
     raw: dict[str, list[np.ndarray]] = {"pos": [], "atom_type": [], "charge": [], "mask": []}
     nmax = max(counts)
@@ -346,7 +348,7 @@ def generate(
             }
         x = S.sample(
             net,
-            paths_of(mm.cfg.model),
+            paths,
             {
                 "pos": (len(c), nmax, 3),
                 "atom_type": (len(c), nmax, len(mm.atoms)),
@@ -442,13 +444,12 @@ def sample(
 
 
 # --- evaluation ---------------------------------------------------------------------------
-def train_smiles(cfg: MoleculesConfig, split: dict[str, MoleculeSet]) -> set[str]:
+def train_smiles(split: dict[str, MoleculeSet]) -> set[str]:
     """Canonical SMILES of the training molecules by the same bond rule (EDM's novelty)."""
     from .metrics import train_smiles_set
 
     ms = split["train"]
-    mols = [ms.molecule(i) for i in range(len(ms))]
-    return train_smiles_set([(s, p) for s, p, _ in mols], charges=[c for *_, c in mols])
+    return train_smiles_set([ms.molecule(i) for i in range(len(ms))])
 
 
 def evaluate(
@@ -468,16 +469,13 @@ def evaluate(
     mm = _as_model(model)
     if train_smiles_set is None:
         split = split if split is not None else load_split(mm.cfg)
-        train_smiles_set = train_smiles(mm.cfg, split)
+        train_smiles_set = train_smiles(split)
     runs = []
     for seed in seeds:
         t0 = time.perf_counter()
         raw = generate(mm, n, sampler=sampler, steps=steps, seed=seed)
         dt = time.perf_counter() - t0
-        mols = molecules_of(raw, mm.atoms, mm.charges)
-        res = molecule_metrics(
-            [(s, p) for s, p, _ in mols], train_smiles_set, charges=[c for *_, c in mols]
-        )
+        res = molecule_metrics(molecules_of(raw, mm.atoms, mm.charges), train_smiles_set)
         res["seconds_per_molecule"] = dt / n
         runs.append(res)
     res = {

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from scorelab.app import App, DemoSection
+from scorelab.training import run_dir_of
 
 from .config import MoleculeEvalOptions, MoleculeSampleOptions, MoleculesConfig, preset
 
@@ -14,12 +15,6 @@ def _train(cfg: MoleculesConfig):
     from .api import train
 
     return train(cfg)
-
-
-def _run_dir(checkpoint: Path) -> Path:
-    from scorelab.training import resolve_checkpoint
-
-    return resolve_checkpoint(checkpoint).parent.parent
 
 
 def _sample(opts: MoleculeSampleOptions) -> Path:
@@ -35,9 +30,7 @@ def _sample(opts: MoleculeSampleOptions) -> Path:
         mm,
         opts.n,
         property=list(opts.property) or None,
-        target=(list(opts.target) if len(opts.target) > 1 else opts.target[0])
-        if opts.target
-        else None,
+        target=list(opts.target) or None,
         num_atoms=opts.num_atoms,
         sampler=opts.sampler,
         steps=opts.steps,
@@ -45,7 +38,7 @@ def _sample(opts: MoleculeSampleOptions) -> Path:
         seed=opts.seed,
         progress=opts.progress,
     )
-    out = Path(opts.out) if opts.out is not None else _run_dir(opts.checkpoint) / "samples"
+    out = Path(opts.out) if opts.out is not None else run_dir_of(opts.checkpoint) / "samples"
     mols = molecules_of(raw, mm.atoms, mm.charges)
     write_xyz(out / "samples.xyz", [(s, p) for s, p, _ in mols])
     render_molecules(out / "samples.png", [(s, p) for s, p, _ in mols[:16]])
@@ -56,7 +49,7 @@ def _evaluate(opts: MoleculeEvalOptions) -> dict[str, Any]:
     from .api import evaluate, load
 
     mm = load(opts.checkpoint, opts.weights, opts.device)
-    out = Path(opts.out) if opts.out is not None else _run_dir(opts.checkpoint) / "eval"
+    out = Path(opts.out) if opts.out is not None else run_dir_of(opts.checkpoint) / "eval"
     res = evaluate(mm, n=opts.n, seeds=opts.seeds, sampler=opts.sampler, steps=opts.steps, out=out)
     if opts.regressor is not None:
         from .conditional import conditional_mae

@@ -21,6 +21,7 @@ from . import api
 from .config import preset
 from .metrics import molecule_metrics
 from .plots import render_molecules
+from .tensors import molecules_of
 
 FULL_STEPS, QUICK_STEPS = 900, 20
 METRICS = ("atom_stability", "mol_stability", "validity", "uniqueness")
@@ -48,8 +49,6 @@ def demo(out: Path, quick: bool = False) -> DemoSection:
     t1 = time.perf_counter()
     raw = api.generate(mm, n, seed=0)
     sample_s = time.perf_counter() - t1
-    from .tensors import molecules_of
-
     ours = [(s, p) for s, p, _ in molecules_of(raw, mm.atoms, mm.charges)]
     test = split["test"]
     rows = np.random.default_rng(0).choice(len(test), size=min(n, len(test)), replace=False)

@@ -28,7 +28,7 @@ from scorelab.training.distributed import resolve_device
 
 from .config import MoleculesConfig, RegressorConfig
 from .dataset import MoleculeSet
-from .tensors import PropertyStats, to_tensors
+from .tensors import MoleculeTensors, PropertyStats, as_tensors, to_tensors
 
 META = "regressor_meta.json"
 
@@ -70,17 +70,9 @@ def _build(cfg: RegressorConfig, n_types: int, n_charges: int) -> torch.nn.Modul
     return PropertyRegressor(n_types, n_charges, hidden=cfg.hidden, layers=cfg.layers)
 
 
-def _inputs(raw: Mapping[str, np.ndarray], n_types: int, n_charges: int) -> dict[str, Tensor]:
+def _inputs(raw: Mapping[str, np.ndarray], n_types: int, n_charges: int) -> MoleculeTensors:
     """Regressor inputs from index arrays: positions, one-hot types and charges, mask."""
-    mask = torch.as_tensor(np.asarray(raw["mask"]), dtype=torch.float32)
-    m = mask[..., None]
-    one = torch.nn.functional.one_hot
-    return {
-        "pos": torch.as_tensor(np.asarray(raw["pos"]), dtype=torch.float32) * m,
-        "atom_type": one(torch.as_tensor(np.asarray(raw["atom_type"])).long(), n_types) * m,
-        "charge": one(torch.as_tensor(np.asarray(raw["charge"])).long(), n_charges) * m,
-        "mask": mask,
-    }
+    return as_tensors(raw["pos"], raw["atom_type"], raw["charge"], raw["mask"], n_types, n_charges)
 
 
 def train_regressor(
@@ -109,7 +101,7 @@ def train_regressor(
     torch.manual_seed(cfg.train.seed)
     model = _build(cfg, len(ms.atoms), len(ms.charges))
     val = split["valid"]
-    val_x = _inputs(_raw(val), len(ms.atoms), len(ms.charges))
+    val_x = to_tensors(val, 1.0, 1.0)
     val_y = np.asarray(val.properties[cfg.property])
 
     def loss_fn(m: torch.nn.Module, idx: Tensor) -> Tensor:
@@ -153,29 +145,24 @@ def load_regressor(checkpoint: str | Path, weights: str = "ema", device: str = "
     )
 
 
-def _raw(ms: MoleculeSet) -> dict[str, np.ndarray]:
-    return {"pos": ms.pos, "atom_type": ms.atom_type, "charge": ms.charge, "mask": ms.mask}
-
-
 @torch.no_grad()
-def _predict(reg: Regressor, x: dict[str, Tensor], batch_size: int = 1000) -> np.ndarray:
+def _predict(reg: Regressor, x: MoleculeTensors, batch_size: int = 1000) -> np.ndarray:
     dev = next(reg.model.parameters()).device
     was = reg.model.training
     reg.model.eval()
     out = []
-    for lo in range(0, len(x["mask"]), batch_size):
-        sl = slice(lo, lo + batch_size)
-        nm = x["mask"][sl]
-        n = max(int(nm.sum(1).max()), 1)
-        args = [x[k][sl, :n].to(dev) for k in ("pos", "atom_type", "charge")]
-        out.append(reg.model(*args, nm[:, :n].to(dev)).double().cpu())
+    for lo in range(0, len(x), batch_size):
+        b, nm = x.batch(torch.arange(lo, min(lo + batch_size, len(x))))
+        args = [b[k].to(dev) for k in ("pos", "atom_type", "charge")]
+        out.append(reg.model(*args, nm.to(dev)).double().cpu())
     reg.model.train(was)
     return reg.stats.denormalize(torch.cat(out)).numpy()
 
 
 def predict(reg: Regressor, raw: Mapping[str, np.ndarray] | MoleculeSet) -> np.ndarray:
     """The regressor's property of each molecule (published units) of raw samples or a set."""
-    raw = _raw(raw) if isinstance(raw, MoleculeSet) else raw
+    if isinstance(raw, MoleculeSet):
+        return _predict(reg, to_tensors(raw, 1.0, 1.0))
     return _predict(reg, _inputs(raw, len(reg.atoms), len(reg.charges)))
 
 

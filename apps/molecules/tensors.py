@@ -40,19 +40,44 @@ class MoleculeTensors:
         return x, mask[:, :n]
 
 
-def to_tensors(ms: MoleculeSet, type_scale: float, charge_scale: float) -> MoleculeTensors:
-    """One-hot scaled types and charges, float positions and a float node mask."""
-    mask = torch.as_tensor(ms.mask, dtype=torch.float32)
-    types = torch.nn.functional.one_hot(torch.as_tensor(ms.atom_type), len(ms.atoms)).float()
-    charges = torch.nn.functional.one_hot(torch.as_tensor(ms.charge), len(ms.charges)).float()
-    m = mask[..., None]
+def as_tensors(
+    pos: np.ndarray,
+    atom_type: np.ndarray,
+    charge: np.ndarray,
+    mask: np.ndarray,
+    n_types: int,
+    n_charges: int,
+    type_scale: float = 1.0,
+    charge_scale: float = 1.0,
+) -> MoleculeTensors:
+    """Padded index arrays -> float positions, scaled one-hot types and charges, float mask."""
+    m = torch.as_tensor(np.asarray(mask), dtype=torch.float32)
+    one = torch.nn.functional.one_hot
+    types = one(torch.as_tensor(np.asarray(atom_type)).long(), n_types).float()
+    charges = one(torch.as_tensor(np.asarray(charge)).long(), n_charges).float()
     return MoleculeTensors(
-        pos=torch.as_tensor(ms.pos, dtype=torch.float32) * m,
-        atom_type=types * type_scale * m,
-        charge=charges * charge_scale * m,
-        mask=mask,
-        properties={k: torch.as_tensor(v, dtype=torch.float32) for k, v in ms.properties.items()},
+        pos=torch.as_tensor(np.asarray(pos), dtype=torch.float32) * m[..., None],
+        atom_type=types * type_scale * m[..., None],
+        charge=charges * charge_scale * m[..., None],
+        mask=m,
+        properties={},
     )
+
+
+def to_tensors(ms: MoleculeSet, type_scale: float, charge_scale: float) -> MoleculeTensors:
+    """A whole set as tensors, with its properties."""
+    t = as_tensors(
+        ms.pos,
+        ms.atom_type,
+        ms.charge,
+        ms.mask,
+        len(ms.atoms),
+        len(ms.charges),
+        type_scale,
+        charge_scale,
+    )
+    t.properties = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in ms.properties.items()}
+    return t
 
 
 def field_masks(node_mask: Tensor) -> dict[str, Tensor]:

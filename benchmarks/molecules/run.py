@@ -119,7 +119,7 @@ def _data_floor(split: dict, smiles: set[str], n: int) -> dict[str, Any]:
     test = split["test"]
     rows = np.random.default_rng(0).choice(len(test), size=min(n, len(test)), replace=False)
     mols = [test.molecule(int(i)) for i in rows]
-    return molecule_metrics([(s, p) for s, p, _ in mols], smiles, charges=[c for *_, c in mols])
+    return molecule_metrics(mols, smiles)
 
 
 def bench_uncond(args: argparse.Namespace, split: dict, smiles: set[str]) -> dict[str, Any]:
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
         for part in args.parts:
             try:
                 if part == "uncond":
-                    smiles, secs = timed(api.train_smiles, cfg, split)
+                    smiles, secs = timed(api.train_smiles, split)
                     print(f"== training SMILES: {len(smiles)} in {secs:.0f} s", flush=True)
                     bench_uncond(args, split, smiles)
                 else:

@@ -6,6 +6,7 @@ from .checkpoint import (
     list_checkpoints,
     load_weights,
     resolve_checkpoint,
+    run_dir_of,
 )
 from .config import TrainConfig
 from .data import BatchStream, TensorData
@@ -31,5 +32,6 @@ __all__ = [
     "lr_at",
     "read_metrics",
     "resolve_checkpoint",
+    "run_dir_of",
     "to_device",
 ]

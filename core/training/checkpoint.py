@@ -80,6 +80,11 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     raise CheckpointError(f"{p} is neither a checkpoint folder nor a run folder with one")
 
 
+def run_dir_of(checkpoint: str | os.PathLike) -> Path:
+    """The run folder of a checkpoint, a run's ``checkpoints/`` folder or a run folder."""
+    return resolve_checkpoint(checkpoint).parent.parent
+
+
 def remove_stale(run_dir: str | os.PathLike) -> None:
     """Delete half-written checkpoint folders left by a killed run."""
     root = checkpoints_root(run_dir)
